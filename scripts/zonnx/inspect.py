@@ -1,0 +1,61 @@
+"""`zonnx inspect`: what a model needs and whether zonnx can build it."""
+
+from __future__ import annotations
+
+import json
+
+from .errors import EXIT_OK, EXIT_REJECTED
+from .load import LoadOptions, load
+from .lower import Program, problems
+from .memplan import plan_memory
+from .passes import run_passes
+
+
+def _fmt(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_json: bool) -> int:
+    g = run_passes(load(path, opts), disabled)
+    found = problems(g)
+    params = sum(t.nbytes for t in g.tensors.values() if t.is_const)
+    report = {
+        "model": path, "opsets": g.opsets,
+        "inputs": [{"name": n, "dtype": g.tensors[n].dtype.name, "shape": list(g.tensors[n].shape)}
+                   for n in g.inputs],
+        "outputs": [{"name": n, "dtype": g.tensors[n].dtype.name, "shape": list(g.tensors[n].shape)}
+                    for n in g.outputs],
+        "nodes": [], "parameter_bytes": params, "arena_bytes": None, "supported": True,
+    }
+    for node, err in found:
+        report["nodes"].append({
+            "name": node.name, "op": node.op_type, "domain": node.domain,
+            "outputs": [{"name": o, "shape": list(g.tensors[o].shape) if o in g.tensors else None}
+                        for o in node.outputs if o],
+            "supported": err is None, "reason": None if err is None else err.message})
+        report["supported"] &= err is None
+    if report["supported"]:
+        from .lower import lower
+        prog: Program = lower(g)
+        plan = plan_memory(prog)
+        report["arena_bytes"] = plan.arena_size
+        report["arena_lower_bound"] = plan.lower_bound
+        report["macs"] = sum(ln.lowered.macs for ln in prog.nodes)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"model: {path}  opsets: {g.opsets}")
+        for kind in ("inputs", "outputs"):
+            for t in report[kind]:
+                print(f"  {kind[:-1]:<6} {t['name']}: {t['dtype']} {_fmt(t['shape'])}")
+        for n in report["nodes"]:
+            outs = ", ".join(_fmt(o["shape"]) if o["shape"] is not None else "?" for o in n["outputs"])
+            state = "ok" if n["supported"] else f"UNSUPPORTED: {n['reason']}"
+            print(f"  {n['op']:<20} {n['name'][:32]:<32} -> {outs:<16} {state}")
+        print(f"parameters: {params} bytes")
+        if report["arena_bytes"] is not None:
+            print(f"arena: {report['arena_bytes']} bytes (lower bound {report['arena_lower_bound']}), "
+                  f"MACs: {report['macs']}")
+        print("supported" if report["supported"] else
+              f"not supported: {sum(not n['supported'] for n in report['nodes'])} node(s)")
+    return EXIT_OK if report["supported"] else EXIT_REJECTED

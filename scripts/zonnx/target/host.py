@@ -1,0 +1,65 @@
+"""The host target: the system C compiler, optionally with ASan/UBSan."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+
+from .. import paths
+from . import RunResult, Target, TargetError, register
+from .records import io_bytes, pack, unpack
+
+CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+
+
+def compiler() -> str:
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        raise TargetError("no host C compiler found (install gcc)")
+    return cc
+
+
+def build(gen_dir: str, name: str, report: dict, work: str, *, sanitize: bool = True,
+          opt: str = "-O1", extra: list[str] | None = None) -> str:
+    exe = os.path.join(work, f"{name}_host")
+    srcs = [os.path.join(gen_dir, f"{name}.c"), *paths.runtime_sources(),
+            os.path.join(paths.HARNESS_DIR, "io_loop.c"), os.path.join(paths.HARNESS_DIR, "host_main.c")]
+    cmd = [compiler(), *CFLAGS, opt, *(SANITIZE if sanitize else []),
+           f"-I{paths.INCLUDE_DIR}", f"-I{gen_dir}", f"-I{paths.HARNESS_DIR}",
+           f"-DZONNX_MODEL_SYM={name}_model", f"-DZONNX_IO_BYTES={io_bytes(report)}",
+           *(extra or []), *srcs, "-lm", "-o", exe]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise TargetError("host compile failed:\n" + p.stderr[-4000:])
+    return exe
+
+
+def execute(exe: str, report: dict, records: list[dict[str, np.ndarray]], work: str,
+            timeout: float = 120.0, wrapper: list[str] | None = None) -> RunResult:
+    fin, fout = os.path.join(work, "in.bin"), os.path.join(work, "out.bin")
+    with open(fin, "wb") as f:
+        f.write(pack(report, records))
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    try:
+        p = subprocess.run([*(wrapper or []), exe, fin, fout], capture_output=True, text=True,
+                           timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise TargetError(f"host run timed out after {timeout:.0f} s") from None
+    if p.returncode != 0:
+        raise TargetError(f"host run failed (exit {p.returncode}):\n{p.stderr[-4000:]}")
+    with open(fout, "rb") as f:
+        return RunResult(unpack(report, f.read(), len(records)), p.stderr)
+
+
+def run(gen_dir: str, name: str, report: dict, records: list[dict[str, np.ndarray]],
+        work: str, **kw) -> RunResult:
+    exe = build(gen_dir, name, report, work, sanitize=kw.pop("sanitize", True))
+    return execute(exe, report, records, work)
+
+
+TARGET = register(Target("host", "this machine's C compiler, ASan/UBSan on", run))

@@ -1,0 +1,43 @@
+"""The harness record stream (see harness/io_loop.h), from the Python side."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from ..ir import DTYPE_BY_NAME
+
+
+def io_bytes(report: dict) -> int:
+    """Static I/O buffer size a harness needs for this model (16-byte aligned slots)."""
+    return sum((t["bytes"] + 15) // 16 * 16 for t in report["inputs"] + report["outputs"])
+
+
+def pack(report: dict, records: list[dict[str, np.ndarray]]) -> bytes:
+    parts = [struct.pack("<I", len(records))]
+    for rec in records:
+        for t in report["inputs"]:
+            dt = DTYPE_BY_NAME[t["dtype"]]
+            arr = np.ascontiguousarray(np.asarray(rec[t["name"]]).astype(dt.np, copy=False))
+            if list(arr.shape) != t["shape"]:
+                raise ValueError(f"input '{t['name']}' has shape {list(arr.shape)}, "
+                                 f"model expects {t['shape']}")
+            parts.append(arr.tobytes())
+    return b"".join(parts)
+
+
+def unpack(report: dict, data: bytes, count: int) -> list[dict[str, np.ndarray]]:
+    per = sum(t["bytes"] for t in report["outputs"])
+    if len(data) != per * count:
+        raise ValueError(f"harness wrote {len(data)} bytes, expected {per * count}")
+    out, pos = [], 0
+    for _ in range(count):
+        rec = {}
+        for t in report["outputs"]:
+            dt = DTYPE_BY_NAME[t["dtype"]]
+            arr = np.frombuffer(data[pos:pos + t["bytes"]], dtype=dt.np).reshape(t["shape"])
+            rec[t["name"]] = arr.copy()
+            pos += t["bytes"]
+        out.append(rec)
+    return out
