@@ -150,9 +150,10 @@ class _Emitter:
         g = self.prog.graph
         out = [banner(self.prog, self.opts), f'#include "{p}.h"', "", "#include <math.h>",
                "#include <string.h>", "", '#include "zonnx/kernel_util.h"', ""]
-        out.append(f"static uint8_t {p}_arena[{P}_ARENA_SIZE > 0 ? {P}_ARENA_SIZE : 1] "
-                   f"ZONNX_ARENA_ATTR;")
-        out.append("")
+        if f"{p}_arena + " in "\n".join(run):
+            out.append(f"static uint8_t {p}_arena[{P}_ARENA_SIZE > 0 ? {P}_ARENA_SIZE : 1] "
+                       f"ZONNX_ARENA_ATTR;")
+            out.append("")
         for name, sym in self.weights.items():
             t = g.tensors[name]
             out.append(f"/* '{name}' {t.dtype.name} {list(t.shape)} */")
