@@ -102,7 +102,8 @@ def to_onnx(g: Graph, *, with_value_info: bool = True) -> onnx.ModelProto:
     for n in g.nodes:
         node = helper.make_node(n.op_type, list(n.inputs), list(n.outputs), name=n.name,
                                 domain=n.domain or None)
-        node.attribute.extend(_make_attr(k, v) for k, v in n.attrs.items())
+        # '_'-prefixed attributes are zonnx annotations (fused activations), not ONNX
+        node.attribute.extend(_make_attr(k, v) for k, v in n.attrs.items() if not k.startswith("_"))
         nodes.append(node)
     used = {x for n in g.nodes for x in n.inputs if x} | set(g.outputs)
     inits = [numpy_helper.from_array(np.asarray(t.data), t.name)

@@ -39,7 +39,7 @@ def _evaluate(node, g: Graph) -> list[np.ndarray] | None:
     onnx_node = helper.make_node(node.op_type, list(node.inputs), list(node.outputs),
                                  domain=node.domain or None)
     for k, v in node.attrs.items():
-        if isinstance(v, onnx.AttributeProto):
+        if k.startswith("_") or isinstance(v, onnx.AttributeProto):
             return None
         onnx_node.attribute.append(helper.make_attribute(
             k, numpy_helper.from_array(v) if isinstance(v, np.ndarray) else v))
@@ -60,7 +60,11 @@ def _fold_once(g: Graph) -> tuple[Graph, bool]:
     keep, changed = [], False
     for node in g.nodes:
         values = None
-        if node.domain == "" and node.op_type in ("Shape", "Size"):
+        if node.domain == "" and node.op_type == "CastLike" and tensors[node.inputs[0]].is_const \
+                and node.inputs[1] in tensors and tensors[node.inputs[1]].dtype.supported:
+            # only the second input's type matters
+            values = [np.asarray(tensors[node.inputs[0]].data).astype(tensors[node.inputs[1]].dtype.np)]
+        elif node.domain == "" and node.op_type in ("Shape", "Size"):
             values = [_shape_value(node, g.replace(tensors=tensors))]
             values = None if values[0] is None else values
         elif (node.op_type not in _NEVER and node.inputs is not None
