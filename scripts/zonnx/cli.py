@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="model", help="C name for the generated model")
     p.add_argument("--inputs", help=".npz with one array per model input (default: random)")
     p.add_argument("--outputs", help="write the outputs to this .npz")
+    p.add_argument("--dataset", choices=["digits", "iris"],
+                   help="run the data set's held-out samples and report accuracy")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
     p.add_argument("--keep", metavar="DIR", help="keep generated files and binaries in DIR")
     p.set_defaults(func=cmd_run)

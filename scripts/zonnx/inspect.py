@@ -6,7 +6,8 @@ import json
 
 from .errors import EXIT_OK, EXIT_REJECTED
 from .load import LoadOptions, load
-from .lower import Program, problems
+from .emit import EmitOptions, emit
+from .lower import Program, lower, problems
 from .memplan import plan_memory
 from .passes import run_passes
 
@@ -18,7 +19,7 @@ def _fmt(shape) -> str:
 def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_json: bool) -> int:
     g = run_passes(load(path, opts), disabled)
     found = problems(g)
-    params = sum(t.nbytes for t in g.tensors.values() if t.is_const)
+    params = sum(t.nbytes for t in g.tensors.values() if t.is_const)   # upper bound until lowered
     report = {
         "model": path, "opsets": g.opsets,
         "inputs": [{"name": n, "dtype": g.tensors[n].dtype.name, "shape": list(g.tensors[n].shape)}
@@ -35,12 +36,15 @@ def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_js
             "supported": err is None, "reason": None if err is None else err.message})
         report["supported"] &= err is None
     if report["supported"]:
-        from .lower import lower
+        # The emitter knows which constants end up in flash (shape inputs and
+        # folded values consumed at build time do not).
         prog: Program = lower(g)
         plan = plan_memory(prog)
+        emitted = json.loads(emit(prog, plan, EmitOptions("inspect"))["inspect.json"])
+        report["parameter_bytes"] = params = emitted["weights_bytes"]
         report["arena_bytes"] = plan.arena_size
         report["arena_lower_bound"] = plan.lower_bound
-        report["macs"] = sum(ln.lowered.macs for ln in prog.nodes)
+        report["macs"] = emitted["macs"]
     if as_json:
         print(json.dumps(report, indent=2))
     else:

@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import EXIT_MISMATCH, EXIT_OK, ZonnxError
 from .ir import DTYPE_BY_NAME
+from .datasets import test_records
 from .oracle import compare, reference_outputs
 from .target import TargetError, get_target
 
@@ -43,35 +44,72 @@ def load_inputs(path: str, report: dict) -> dict[str, np.ndarray]:
     return data
 
 
+def _records(args: argparse.Namespace, report: dict) -> tuple[list[dict], np.ndarray | None]:
+    if args.dataset:
+        if len(report["inputs"]) != 1:
+            raise ZonnxError("--dataset needs a model with exactly one input")
+        t = report["inputs"][0]
+        return test_records(args.dataset, t["name"], t["shape"])
+    feeds = load_inputs(args.inputs, report) if args.inputs else random_inputs(report, args.seed)
+    return [feeds], None
+
+
+def oracle_outputs(model: str, records: list[dict], consts: dict,
+                   engine: str) -> tuple[str, list[dict]]:
+    """onnx.reference, or onnxruntime (fast on whole data sets) where installed."""
+    if engine == "onnxruntime":
+        try:
+            import onnxruntime as ort
+            sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        except Exception:  # not installed, or it rejects a valid model: the reference will do
+            sess = None
+        if sess is not None:
+            names = [o.name for o in sess.get_outputs()]
+            wanted = {i.name for i in sess.get_inputs()}
+            outs = [dict(zip(names, sess.run(None, {k: v for k, v in {**r, **consts}.items()
+                                                    if k in wanted})))
+                    for r in records]
+            return "onnxruntime", outs
+    return "onnx.reference", [reference_outputs(model, {**r, **consts}) for r in records]
+
+
 def run_model(args: argparse.Namespace, gen_opts) -> int:
     from .pipeline import generate, write_outputs
 
     target = get_target(args.target)
     gen = generate(args.model, gen_opts)
     report = json.loads(gen.files[f"{gen_opts.name}.json"])
-    feeds = load_inputs(args.inputs, report) if args.inputs else random_inputs(report, args.seed)
+    records, labels = _records(args, report)
     with tempfile.TemporaryDirectory(prefix="zonnx-run-") as tmp:
         work = args.keep or tmp
         os.makedirs(work, exist_ok=True)
         write_outputs(gen.files, work)
         try:
-            result = target.run(work, gen_opts.name, report, [feeds], work)
+            result = target.run(work, gen_opts.name, report, records, work)
         except TargetError as e:
             print(f"zonnx run: {target.name}: {e}")
             return EXIT_MISMATCH
-    got = result.outputs[0]
-    consts = {k: v for k, v in gen_opts.load.consts.items()}
-    expected = reference_outputs(args.model, {**feeds, **consts})
-    worst, ok = 0.0, True
+    if result.log:
+        print(result.log.rstrip())
+    engine = "onnxruntime" if labels is not None else "onnx.reference"
+    oracle, expected = oracle_outputs(args.model, records, dict(gen_opts.load.consts), engine)
+    ok = True
     for t in report["outputs"]:
-        c = compare(expected[t["name"]], got[t["name"]])
-        ok &= c.ok
-        worst = max(worst, c.max_error)
-        status = "ok" if c.ok else "MISMATCH"
-        print(f"output '{t['name']}' {t['dtype']} {t['shape']}: max error {c.max_error:.3g} "
-              f"{status}{' ' + c.detail if c.detail else ''}")
+        cs = [compare(e[t["name"]], g[t["name"]]) for e, g in zip(expected, result.outputs)]
+        bad = sum(not c.ok for c in cs)
+        ok &= bad == 0
+        worst = max(c.max_error for c in cs)
+        detail = next((c.detail for c in cs if c.detail), "")
+        print(f"output '{t['name']}' {t['dtype']} {t['shape']}: max error {worst:.3g} over "
+              f"{len(cs)} run(s) {'ok' if not bad else f'MISMATCH in {bad}'} {detail}".rstrip())
+    if labels is not None:
+        first = report["outputs"][0]["name"]
+        ours = np.array([np.argmax(g[first]) for g in result.outputs])
+        theirs = np.array([np.argmax(e[first]) for e in expected])
+        print(f"accuracy on {args.dataset} test set ({len(labels)} samples): "
+              f"zonnx/{target.name} {np.mean(ours == labels):.4f}, {oracle} "
+              f"{np.mean(theirs == labels):.4f}; top-1 agreement {np.mean(ours == theirs):.4f}")
     if args.outputs:
-        np.savez(args.outputs, **got)
-    print(f"{target.name}: {'match' if ok else 'mismatch'} against onnx.reference "
-          f"(max error {worst:.3g})")
+        np.savez(args.outputs, **result.outputs[0])
+    print(f"{target.name}: {'match' if ok else 'mismatch'} against {oracle}")
     return EXIT_OK if ok else EXIT_MISMATCH
