@@ -105,6 +105,16 @@ const char *zonnx_status_str(int status);
 #define ZONNX_ALIGNED(n)
 #endif
 
+/*
+ * Generated kernels stay separate functions: footprint reports attribute code
+ * per kernel, and one call per node costs nothing measurable.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define ZONNX_KERNEL __attribute__((noinline))
+#else
+#define ZONNX_KERNEL
+#endif
+
 /* Placement of the static arena; a build may put it in a named section. */
 #ifndef ZONNX_ARENA_ATTR
 #define ZONNX_ARENA_ATTR ZONNX_ALIGNED(16)

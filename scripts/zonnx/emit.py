@@ -163,7 +163,7 @@ class _Emitter:
             out.append("};")
         out.append("")
         for name, fn in self.kernel_fns:
-            out.append(f"static void {name}({', '.join(fn.params)})")
+            out.append(f"static ZONNX_KERNEL void {name}({', '.join(fn.params)})")
             out.append("{")
             out.append(fn.body)
             out.append("}")

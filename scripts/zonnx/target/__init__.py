@@ -3,7 +3,7 @@ registered by name, so adding a board is adding a module, not an if-chain."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -14,7 +14,8 @@ from ..errors import ZonnxError
 @dataclass(frozen=True)
 class RunResult:
     outputs: list[dict[str, np.ndarray]]
-    log: str = ""
+    log: str = ""                                   # what to show the user
+    metrics: dict = field(default_factory=dict)     # footprint, instruction counts
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def register(t: Target) -> Target:
 
 
 def get_target(name: str) -> Target:
-    from . import host  # noqa: F401  (registers itself)
+    from . import cortex_m, host  # noqa: F401  (they register themselves)
 
     if name not in TARGETS:
         raise ZonnxError(f"unknown target '{name}'", hint=f"targets: {', '.join(sorted(TARGETS))}")

@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 		return ZONNX_HARNESS_IO_FAILED;
 	}
 	rc = zonnx_io_loop(&ZONNX_MODEL_SYM, io_buf, sizeof(io_buf), file_read, fi,
-			   file_write, fo);
+			   file_write, fo, NULL);
 	if (rc != ZONNX_HARNESS_OK) {
 		fprintf(stderr, "zonnx harness: %s\n",
 			rc == ZONNX_HARNESS_RUN_FAILED ? "model run failed" : "I/O failed");

@@ -7,7 +7,8 @@
 #define IO_ALIGN(n) (((n) + 15u) & ~(size_t)15u)
 
 int zonnx_io_loop(const struct zonnx_model *model, uint8_t *io, size_t io_bytes,
-		  zonnx_read_fn rd, void *rctx, zonnx_write_fn wr, void *wctx)
+		  zonnx_read_fn rd, void *rctx, zonnx_write_fn wr, void *wctx,
+		  zonnx_mark_fn mark)
 {
 	struct zonnx_buffer in[IO_MAX];
 	struct zonnx_buffer out[IO_MAX];
@@ -42,7 +43,13 @@ int zonnx_io_loop(const struct zonnx_model *model, uint8_t *io, size_t io_bytes,
 				return ZONNX_HARNESS_IO_FAILED;
 			}
 		}
+		if (mark != NULL) {
+			mark();
+		}
 		rc = zonnx_model_run(model, in, model->n_inputs, out, model->n_outputs);
+		if (mark != NULL) {
+			mark();
+		}
 		if (rc != ZONNX_OK) {
 			return ZONNX_HARNESS_RUN_FAILED;
 		}

@@ -22,8 +22,13 @@ typedef int (*zonnx_write_fn)(void *ctx, const void *buf, size_t n);
 #define ZONNX_HARNESS_RUN_FAILED 3
 #define ZONNX_HARNESS_IO_FAILED 4
 
+/* Called right before and right after every inference (may be NULL): the
+ * instruction counters measure what runs between two calls. */
+typedef void (*zonnx_mark_fn)(void);
+
 /* Runs every record through @p model using @p io (io_bytes long, 16-aligned). */
 int zonnx_io_loop(const struct zonnx_model *model, uint8_t *io, size_t io_bytes,
-		  zonnx_read_fn rd, void *rctx, zonnx_write_fn wr, void *wctx);
+		  zonnx_read_fn rd, void *rctx, zonnx_write_fn wr, void *wctx,
+		  zonnx_mark_fn mark);
 
 #endif /* ZONNX_IO_LOOP_H_ */
