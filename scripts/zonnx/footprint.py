@@ -100,7 +100,7 @@ def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: in
                     flash_cats["model run"] += size
                 elif name.startswith(f"{model}_"):
                     flash_cats["kernels"] += size
-                    fp.kernels[name] = size
+                    fp.kernels[re.sub(r"\.(constprop|isra|part)\.\d+$", "", name)] = size
                 elif name in HARNESS_FUNCS:
                     flash_cats["harness"] += size
                 elif name in STARTUP_FUNCS or name.startswith("sh_"):

@@ -23,6 +23,15 @@ def _gelu(a: dict[str, Any], x: str) -> str:
     return f"(0.5f * {x} * (1.0f + erff({x} * {F(1.0 / math.sqrt(2.0))})))"
 
 
+def _clip(a: dict[str, Any], x: str) -> str:
+    # Comparisons rather than fminf/fmaxf so that NaN propagates as in np.clip;
+    # min > max clips everything to max (ONNX), hence lo = min(lo, hi).
+    hi = float(a.get("max", math.inf))
+    lo = min(float(a.get("min", -math.inf)), hi)
+    e = x if lo == -math.inf else f"({x} < {F(lo)} ? {F(lo)} : {x})"
+    return e if hi == math.inf else f"({x} > {F(hi)} ? {F(hi)} : {e})"
+
+
 def _softplus(x: str) -> str:
     # log(1 + e^x) without overflow for large |x|
     return f"({x} > 0.0f ? {x} + log1pf(expf(-{x})) : log1pf(expf({x})))"
@@ -70,10 +79,13 @@ _EXPR: dict[str, Callable[[dict[str, Any], str], str]] = {
     "Asinh": lambda a, x: f"asinhf({x})",
     "Acosh": lambda a, x: f"acoshf({x})",
     "Atanh": lambda a, x: f"atanhf({x})",
+    "Clip": _clip,   # fused activation only: the Clip op lives in ops/clip.py
 }
+# entries of _EXPR that are not registered by FloatUnary
+_FUSION_ONLY = ("Clip",)
 
 FUSABLE = ("Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish",
-           "Tanh", "Softplus", "Softsign", "ThresholdedRelu", "Mish", "Gelu", "Swish")
+           "Tanh", "Softplus", "Softsign", "ThresholdedRelu", "Mish", "Gelu", "Swish", "Clip")
 
 
 def activation_expr(op_type: str, attrs: dict[str, Any], x: str) -> str:
@@ -99,7 +111,7 @@ def unary_step(ctx: LowerCtx, hint: str, expr: Callable[[str], str]) -> Lowered:
 
 @register
 class FloatUnary(Op):
-    op_types = tuple(_EXPR)
+    op_types = tuple(op for op in _EXPR if op not in _FUSION_ONLY)
     dtypes = "float32"
 
     def lower(self, ctx: LowerCtx) -> Lowered:
