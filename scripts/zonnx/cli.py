@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="generate, build and run a model, compared with onnx.reference")
     _add_model_args(p)
-    p.add_argument("--target", default="host", help="where to run (host)")
+    p.add_argument("--target", default="host", help="where to run: host, cortex-m3")
     p.add_argument("--name", default="model", help="C name for the generated model")
     p.add_argument("--inputs", help=".npz with one array per model input (default: random)")
     p.add_argument("--outputs", help="write the outputs to this .npz")
@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the data set's held-out samples and report accuracy")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs")
     p.add_argument("--keep", metavar="DIR", help="keep generated files and binaries in DIR")
+    p.add_argument("--report", metavar="FILE.json",
+                   help="write footprint, instruction counts and errors as JSON")
+    p.add_argument("--no-icount", action="store_true",
+                   help="skip instruction counting (QEMU plugin / valgrind callgrind)")
     p.set_defaults(func=cmd_run)
     return ap
 

@@ -85,7 +85,8 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
         os.makedirs(work, exist_ok=True)
         write_outputs(gen.files, work)
         try:
-            result = target.run(work, gen_opts.name, report, records, work)
+            result = target.run(work, gen_opts.name, report, records, work,
+                                icount=not args.no_icount)
         except TargetError as e:
             print(f"zonnx run: {target.name}: {e}")
             return EXIT_MISMATCH
@@ -111,5 +112,11 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
               f"{np.mean(theirs == labels):.4f}; top-1 agreement {np.mean(ours == theirs):.4f}")
     if args.outputs:
         np.savez(args.outputs, **result.outputs[0])
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump({"model": args.model, "target": target.name, "match": bool(ok),
+                       "oracle": oracle, "records": len(records), "macs": report.get("macs", 0),
+                       "arena_bytes": report["arena_bytes"], "weights_bytes": report["weights_bytes"],
+                       **result.metrics}, f, indent=2)
     print(f"{target.name}: {'match' if ok else 'mismatch'} against {oracle}")
     return EXIT_OK if ok else EXIT_MISMATCH

@@ -164,7 +164,7 @@ def make_target(board: Board) -> Target:
         elf = build(gen_dir, name, report, work, board)
         fp = footprint(elf, name, board, work)
         check_fits(fp)
-        result, counts = qemu_run(elf, board, report, records, work)
+        result, counts = qemu_run(elf, board, report, records, work, count=kw.get("icount", True))
         macs = report.get("macs", 0)
         lines = [fp.table()]
         if counts:

@@ -56,10 +56,44 @@ def execute(exe: str, report: dict, records: list[dict[str, np.ndarray]], work: 
         return RunResult(unpack(report, f.read(), len(records)), p.stderr)
 
 
+ICOUNT_RECORDS = 8   # callgrind is ~50x slower than native: count a few inferences
+
+
+def instructions(gen_dir: str, name: str, report: dict, records: list[dict[str, np.ndarray]],
+                 work: str) -> list[int] | None:
+    """Instructions per inference under callgrind (None without valgrind): an
+    optimised, sanitizer-free build, counting inside zonnx_model_run only."""
+    valgrind = shutil.which("valgrind")
+    if not valgrind or not records:
+        return None
+    sub = os.path.join(work, "icount")
+    os.makedirs(sub, exist_ok=True)
+    exe = build(gen_dir, name, report, sub, sanitize=False, opt="-O2")
+    out = os.path.join(sub, "callgrind.out")
+    recs = records[:ICOUNT_RECORDS]
+    execute(exe, report, recs, sub, timeout=600,
+            wrapper=[valgrind, "--tool=callgrind", "--toggle-collect=zonnx_model_run",
+                     f"--callgrind-out-file={out}", "-q"])
+    with open(out) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                total = int(line.split()[1])
+                return [total // len(recs)] * len(recs)
+    return None
+
+
 def run(gen_dir: str, name: str, report: dict, records: list[dict[str, np.ndarray]],
         work: str, **kw) -> RunResult:
-    exe = build(gen_dir, name, report, work, sanitize=kw.pop("sanitize", True))
-    return execute(exe, report, records, work)
+    exe = build(gen_dir, name, report, work, sanitize=kw.get("sanitize", True))
+    res = execute(exe, report, records, work)
+    counts = instructions(gen_dir, name, report, records, work) if kw.get("icount", True) else None
+    if not counts:
+        return res
+    macs = report.get("macs", 0)
+    per_mac = f", {counts[0] / macs:.2f} per MAC ({macs} MACs)" if macs else ""
+    log = (f"instructions per inference on the host (valgrind callgrind, -O2, mean of "
+           f"{min(len(records), ICOUNT_RECORDS)}): {counts[0]}{per_mac}")
+    return RunResult(res.outputs, log, {"instructions": counts})
 
 
 TARGET = register(Target("host", "this machine's C compiler, ASan/UBSan on", run))
