@@ -75,14 +75,24 @@ def _load_case(case_dir: str, model: onnx.ModelProto):
     return data
 
 
-def run_case(case: str) -> dict:
-    """Runs one case; never raises."""
+def _execute(target: str, work: str, name: str, report: dict, records: list) -> list[dict]:
+    from zonnx.target import cortex_m, host
+    if target == "host":
+        exe = host.build(work, name, report, work)
+        return host.execute(exe, report, records, work, timeout=120).outputs
+    board = cortex_m.BOARDS[target]
+    elf = cortex_m.build(work, name, report, work, board)
+    cortex_m.check_fits(cortex_m.footprint(elf, name, board, work))
+    return cortex_m.qemu_run(elf, board, report, records, work, timeout=120, count=False)[0].outputs
+
+
+def run_case(case: str, target: str = "host") -> dict:
+    """Runs one case on `target` (host with ASan/UBSan, or a QEMU board); never raises."""
     from zonnx.errors import ZonnxError
     from zonnx.load import LoadOptions
     from zonnx.oracle import compare
     from zonnx.pipeline import GenerateOptions, generate, write_outputs
-    from zonnx.target import TargetError
-    from zonnx.target import host
+    from zonnx.target import DoesNotFit, TargetError
 
     case_dir = os.path.join(data_root(), case)
     path = os.path.join(case_dir, "model.onnx")
@@ -122,10 +132,9 @@ def run_case(case: str) -> dict:
             records.append({k: feeds[k] for k in in_names})
         with tempfile.TemporaryDirectory(prefix="zonnx-conf-") as work:
             write_outputs(gen.files, work)
-            exe = host.build(work, name, report, work)
-            result = host.execute(exe, report, records, work, timeout=120)
+            outputs = _execute(target, work, name, report, records)
         worst, ok, details = 0.0, True, []
-        for got, (_, expected) in zip(result.outputs, data):
+        for got, (_, expected) in zip(outputs, data):
             for t in report["outputs"]:
                 c = compare(expected[t["name"]], got[t["name"]])
                 worst = max(worst, c.max_error)
@@ -136,6 +145,8 @@ def run_case(case: str) -> dict:
         res["status"] = "passed" if ok else "failed"
         res["reason"] = "; ".join(details)[:500]
     except ZonnxError as e:
+        res.update(status="rejected", reason=str(e)[:500])
+    except DoesNotFit as e:
         res.update(status="rejected", reason=str(e)[:500])
     except TargetError as e:
         res.update(status="failed", reason=str(e)[:1500])
@@ -162,6 +173,7 @@ def summarize(results: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--target", default="host", help="host (ASan/UBSan) or cortex-m3 (QEMU)")
     ap.add_argument("--filter", help="regex over 'suite/case' names")
     ap.add_argument("--json", help="write the per-case report here")
     ap.add_argument("--min-node-float32", type=int, default=0,
@@ -177,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = []
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        for r in ex.map(run_case, cases, chunksize=4):
+        for r in ex.map(run_case, cases, [args.target] * len(cases), chunksize=4):
             results.append(r)
             if args.verbose or r["status"] == "failed":
                 print(f"{r['status']:<8} {r['case']}" + (f"  {r['reason'][:300]}" if r["reason"] else ""),

@@ -44,3 +44,7 @@ def get_target(name: str) -> Target:
 
 class TargetError(Exception):
     """Build or run failure on a target (exit code 1: the model did not run right)."""
+
+
+class DoesNotFit(TargetError):
+    """The firmware is larger than the board's flash or RAM (found before running)."""

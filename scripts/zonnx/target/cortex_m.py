@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import paths
 from ..footprint import Footprint, measure
-from . import RunResult, Target, TargetError, register
+from . import DoesNotFit, RunResult, Target, TargetError, register
 from .records import io_bytes, pack, unpack
 
 ARM_DIR = os.path.join(paths.HARNESS_DIR, "arm")
@@ -98,7 +98,7 @@ def check_fits(fp: Footprint) -> None:
                                      ("RAM", fp.ram_total, fp.ram_size, fp.ram)):
         if total > size:
             big, n = max(parts.items(), key=lambda kv: kv[1])
-            raise TargetError(f"model does not fit: {big} {n / 1024:.1f} KB, total "
+            raise DoesNotFit(f"model does not fit: {big} {n / 1024:.1f} KB, total "
                               f"{total / 1024:.1f} KB > {size // 1024} KB {kind} of {fp.board}")
 
 

@@ -19,7 +19,7 @@ def pack(report: dict, records: list[dict[str, np.ndarray]]) -> bytes:
     for rec in records:
         for t in report["inputs"]:
             dt = DTYPE_BY_NAME[t["dtype"]]
-            arr = np.ascontiguousarray(np.asarray(rec[t["name"]]).astype(dt.np, copy=False))
+            arr = np.array(rec[t["name"]], dtype=dt.np, order="C")   # keeps 0-d arrays 0-d
             if list(arr.shape) != t["shape"]:
                 raise ValueError(f"input '{t['name']}' has shape {list(arr.shape)}, "
                                  f"model expects {t['shape']}")
