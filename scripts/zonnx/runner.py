@@ -103,10 +103,14 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
         detail = next((c.detail for c in cs if c.detail), "")
         print(f"output '{t['name']}' {t['dtype']} {t['shape']}: max error {worst:.3g} over "
               f"{len(cs)} run(s) {'ok' if not bad else f'MISMATCH in {bad}'} {detail}".rstrip())
+    scores = {}
     if labels is not None:
         first = report["outputs"][0]["name"]
         ours = np.array([np.argmax(g[first]) for g in result.outputs])
         theirs = np.array([np.argmax(e[first]) for e in expected])
+        scores = {"accuracy": float(np.mean(ours == labels)),
+                  "oracle_accuracy": float(np.mean(theirs == labels)),
+                  "top1_agreement": float(np.mean(ours == theirs))}
         print(f"accuracy on {args.dataset} test set ({len(labels)} samples): "
               f"zonnx/{target.name} {np.mean(ours == labels):.4f}, {oracle} "
               f"{np.mean(theirs == labels):.4f}; top-1 agreement {np.mean(ours == theirs):.4f}")
@@ -117,6 +121,6 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
             json.dump({"model": args.model, "target": target.name, "match": bool(ok),
                        "oracle": oracle, "records": len(records), "macs": report.get("macs", 0),
                        "arena_bytes": report["arena_bytes"], "weights_bytes": report["weights_bytes"],
-                       **result.metrics}, f, indent=2)
+                       **scores, **result.metrics}, f, indent=2)
     print(f"{target.name}: {'match' if ok else 'mismatch'} against {oracle}")
     return EXIT_OK if ok else EXIT_MISMATCH
