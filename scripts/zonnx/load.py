@@ -74,6 +74,24 @@ def _override_inputs(model: onnx.ModelProto, opts: LoadOptions, path: str) -> No
             shape.dim.add().dim_value = d
 
 
+def _fill_function_defaults(model: onnx.ModelProto) -> None:
+    """Spell out defaulted attributes of function-defined ops (MeanVarianceNormalization...):
+    strict shape inference expands their bodies and fails on a missing one."""
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    for node in model.graph.node:
+        try:
+            schema = onnx.defs.get_schema(node.op_type, opsets.get(node.domain or "", 1),
+                                          node.domain or "")
+        except Exception:
+            continue
+        if not (schema.has_function or schema.has_context_dependent_function):
+            continue
+        present = {a.name for a in node.attribute}
+        for name, attr in schema.attributes.items():
+            if name not in present and attr.default_value.name:
+                node.attribute.append(attr.default_value)
+
+
 def infer_shapes(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
     try:
         return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=True,
@@ -91,6 +109,7 @@ def load(path: str, opts: LoadOptions = LoadOptions()) -> Graph:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ZonnxError(f"model fails the ONNX checker: {first}", file=path) from None
     _override_inputs(model, opts, path)
+    _fill_function_defaults(model)
     model = infer_shapes(model, path)
     graph = from_onnx(model, source=path, sha256=sha)
     for name in graph.inputs:

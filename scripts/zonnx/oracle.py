@@ -42,7 +42,8 @@ def compare(expected: np.ndarray, got: np.ndarray, rtol: float = RTOL, atol: flo
         g = got.astype(np.float64)
         both_nan = np.isnan(e) & np.isnan(g)
         same_inf = np.isinf(e) & (e == g)
-        diff = np.where(both_nan | same_inf, 0.0, np.abs(e - g))
+        with np.errstate(invalid="ignore", over="ignore"):   # inf - inf is handled below
+            diff = np.where(both_nan | same_inf, 0.0, np.abs(e - g))
         diff = np.where(np.isnan(diff), np.inf, diff)
         ok = bool(np.all(diff <= atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0))))
         return Comparison(ok, float(diff.max()))
