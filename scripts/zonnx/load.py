@@ -74,6 +74,32 @@ def _override_inputs(model: onnx.ModelProto, opts: LoadOptions, path: str) -> No
             shape.dim.add().dim_value = d
 
 
+_CONST_ATTRS = {"value": None, "value_float": np.float32, "value_floats": np.float32,
+                "value_int": np.int64, "value_ints": np.int64}
+
+
+def _constants_to_initializers(model: onnx.ModelProto) -> None:
+    """Constant nodes become initializers: inference then types them at every
+    opset (old Constant-1/6 outputs stay untyped otherwise)."""
+    graph = model.graph
+    keep = []
+    for node in graph.node:
+        attr = node.attribute[0] if len(node.attribute) == 1 else None
+        if (node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or attr is None
+                or attr.name not in _CONST_ATTRS):
+            keep.append(node)
+            continue
+        value = onnx.helper.get_attribute_value(attr)
+        arr = (numpy_helper.to_array(value) if attr.name == "value"
+               else np.array(value, dtype=_CONST_ATTRS[attr.name]))
+        graph.initializer.append(numpy_helper.from_array(arr, node.output[0]))
+        if model.ir_version < 4:   # IR 3 types initializers through graph inputs only
+            graph.input.append(onnx.helper.make_tensor_value_info(
+                node.output[0], onnx.helper.np_dtype_to_tensor_dtype(arr.dtype), arr.shape))
+    del graph.node[:]
+    graph.node.extend(keep)
+
+
 def _fill_function_defaults(model: onnx.ModelProto) -> None:
     """Spell out defaulted attributes of function-defined ops (MeanVarianceNormalization...):
     strict shape inference expands their bodies and fails on a missing one."""
@@ -109,6 +135,7 @@ def load(path: str, opts: LoadOptions = LoadOptions()) -> Graph:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ZonnxError(f"model fails the ONNX checker: {first}", file=path) from None
     _override_inputs(model, opts, path)
+    _constants_to_initializers(model)
     _fill_function_defaults(model)
     model = infer_shapes(model, path)
     graph = from_onnx(model, source=path, sha256=sha)
