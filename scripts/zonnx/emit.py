@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+
+import numpy as np
 from dataclasses import dataclass
 
 from . import __version__
@@ -55,6 +57,7 @@ class _Emitter:
         self.p = opts.name
         self.loc, self.ins, self.outs = _io_params(prog)
         self.weights: dict[str, str] = {}       # tensor name -> C symbol
+        self.by_content: dict[tuple, str] = {}  # (dtype, bytes) -> C symbol: equal weights stored once
         self.kernels: dict[tuple, str] = {}     # (params, body) -> C function name
         self.kernel_fns: list[tuple[str, KernelFn]] = []
         self.calls: list[list[str]] = []        # per node, the C statements
@@ -66,7 +69,10 @@ class _Emitter:
         t = g.tensors[name]
         if t.is_const:
             if name not in self.weights:
-                self.weights[name] = f"{self.p}_w{len(self.weights)}"
+                key = (t.dtype.name, np.ascontiguousarray(t.data).tobytes())
+                if key not in self.by_content:
+                    self.by_content[key] = f"{self.p}_w{len(self.by_content)}"
+                self.weights[name] = self.by_content[key]
             return self.weights[name]
         return f"({ctype} *)(void *)({self.p}_arena + {self.plan.offsets[name]}u)"
 
@@ -142,7 +148,8 @@ class _Emitter:
     @property
     def weights_bytes(self) -> int:
         g = self.prog.graph
-        return sum(max(g.tensors[n].nbytes, 1) for n in self.weights)
+        first = {sym: n for n, sym in reversed(list(self.weights.items()))}
+        return sum(max(g.tensors[n].nbytes, 1) for n in first.values())
 
     def source(self) -> str:
         p, P = self.p, self.p.upper()
@@ -154,7 +161,11 @@ class _Emitter:
             out.append(f"static uint8_t {p}_arena[{P}_ARENA_SIZE > 0 ? {P}_ARENA_SIZE : 1] "
                        f"ZONNX_ARENA_ATTR;")
             out.append("")
+        emitted = set()
         for name, sym in self.weights.items():
+            if sym in emitted:
+                continue
+            emitted.add(sym)
             t = g.tensors[name]
             out.append(f"/* '{name}' {t.dtype.name} {list(t.shape)} */")
             out.append(f"static const {t.dtype.ctype} {sym}[{max(t.size, 1)}] "
@@ -248,7 +259,7 @@ class _Emitter:
             "inputs": [info(t) for _, t in self.ins], "outputs": [info(t) for _, t in self.outs],
             "arena_bytes": plan.arena_size, "arena_lower_bound": plan.lower_bound,
             "arena_alignment": ALIGN, "weights_bytes": self.weights_bytes,
-            "weights_alignment": WEIGHT_ALIGN, "weights_count": len(self.weights),
+            "weights_alignment": WEIGHT_ALIGN, "weights_count": len(self.by_content),
             "kernel_functions": len(self.kernel_fns),
             "macs": sum(ln.lowered.macs for ln in self.prog.nodes),
             "nodes": nodes, "tensors": tensors,

@@ -57,7 +57,10 @@ def lower_node(node: Node, g: Graph) -> Lowered:
                          f"versions from {op.since})", **where)
     try:
         _check_tensors(node, g)
-        return op.lower(LowerCtx(node, g, version))
+        ctx = LowerCtx(node, g, version)
+        low = op.lower(ctx)
+        low.consts.update(ctx.derived)
+        return low
     except ZonnxError as e:
         e.node, e.op, e.opset = node.name, node.op_type, opset
         e.file = e.file or g.source or None
@@ -77,4 +80,8 @@ def problems(g: Graph) -> list[tuple[Node, ZonnxError | None]]:
 
 
 def lower(g: Graph) -> Program:
-    return Program(g, tuple(LoweredNode(n, lower_node(n, g)) for n in g.nodes))
+    nodes = tuple(LoweredNode(n, lower_node(n, g)) for n in g.nodes)
+    derived = {k: t for ln in nodes for k, t in ln.lowered.consts.items()}
+    if derived:   # constants the lowerings made (transposed weights...) join the graph
+        g = g.replace(tensors={**g.tensors, **derived})
+    return Program(g, nodes)

@@ -50,6 +50,7 @@ class Lowered:
     inplace: tuple[tuple[int, int], ...] = ()   # (input, output) pairs the kernel may share
     backend: str = "zonnx"
     note: str = ""
+    consts: dict[str, Tensor] = field(default_factory=dict)   # derived constants (set by lowering)
 
 
 class LowerCtx:
@@ -59,6 +60,19 @@ class LowerCtx:
         self.node = node
         self.graph = graph
         self.version = version      # since_version of the schema the model uses
+        self.derived: dict[str, Tensor] = {}
+
+    def derived_const(self, hint: str, value: np.ndarray) -> str:
+        """A new constant (e.g. transposed or pre-scaled weights) usable as a step
+        argument; it is emitted to flash like any weight. Returns its name."""
+        from ..ir import dtype_of_numpy
+        arr = np.ascontiguousarray(value)
+        dt = dtype_of_numpy(arr)
+        if dt is None:
+            raise Unsupported(f"derived constant '{hint}' has unsupported dtype {arr.dtype}")
+        name = f"{self.node.name}/{hint}"
+        self.derived[name] = Tensor(name, dt, tuple(arr.shape), arr)
+        return name
 
     # -- tensors -----------------------------------------------------------
     def has_input(self, i: int) -> bool:
