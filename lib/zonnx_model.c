@@ -8,6 +8,29 @@
 /* Upper bound on model I/O count: keeps the pointer tables on the stack bounded. */
 #define ZONNX_MAX_IO 16
 
+#ifdef ZONNX_LOG
+#define REJECT(status, what, index) \
+	do { zonnx_log_error(model, (status), (what), (index)); return (status); } while (0)
+#else
+#define REJECT(status, what, index) return (status)
+#endif
+
+#ifdef ZONNX_INPUT_CHECKS
+/* NaN and infinity fail (x - x) == 0. */
+static int finite_f32(const void *data, size_t n)
+{
+	const float *v = (const float *)data;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		if (!(v[k] - v[k] == 0.0f)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+#endif
+
 int zonnx_model_run(const struct zonnx_model *model,
 		    const struct zonnx_buffer *inputs, size_t n_inputs,
 		    const struct zonnx_buffer *outputs, size_t n_outputs)
@@ -16,29 +39,37 @@ int zonnx_model_run(const struct zonnx_model *model,
 	void *out[ZONNX_MAX_IO];
 	size_t i;
 
-	if (model == NULL || model->run == NULL ||
-	    (n_inputs > 0 && inputs == NULL) || (n_outputs > 0 && outputs == NULL)) {
+	if (model == NULL || model->run == NULL) {
 		return ZONNX_ERR_NULL;
+	}
+	if ((n_inputs > 0 && inputs == NULL) || (n_outputs > 0 && outputs == NULL)) {
+		REJECT(ZONNX_ERR_NULL, "buffer array", 0);
 	}
 	if (n_inputs != model->n_inputs || n_outputs != model->n_outputs ||
 	    n_inputs > ZONNX_MAX_IO || n_outputs > ZONNX_MAX_IO) {
-		return ZONNX_ERR_COUNT;
+		REJECT(ZONNX_ERR_COUNT, "buffer count", n_inputs);
 	}
 	for (i = 0; i < n_inputs; i++) {
 		if (inputs[i].data == NULL) {
-			return ZONNX_ERR_NULL;
+			REJECT(ZONNX_ERR_NULL, "input", i);
 		}
 		if (inputs[i].bytes != model->inputs[i].bytes) {
-			return ZONNX_ERR_SIZE;
+			REJECT(ZONNX_ERR_SIZE, "input", i);
 		}
+#ifdef ZONNX_INPUT_CHECKS
+		if (model->inputs[i].dtype == ZONNX_FLOAT32 &&
+		    !finite_f32(inputs[i].data, model->inputs[i].elements)) {
+			REJECT(ZONNX_ERR_INPUT, "input", i);
+		}
+#endif
 		in[i] = inputs[i].data;
 	}
 	for (i = 0; i < n_outputs; i++) {
 		if (outputs[i].data == NULL) {
-			return ZONNX_ERR_NULL;
+			REJECT(ZONNX_ERR_NULL, "output", i);
 		}
 		if (outputs[i].bytes != model->outputs[i].bytes) {
-			return ZONNX_ERR_SIZE;
+			REJECT(ZONNX_ERR_SIZE, "output", i);
 		}
 		out[i] = outputs[i].data;
 	}

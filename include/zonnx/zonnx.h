@@ -98,6 +98,14 @@ const char *zonnx_dtype_name(enum zonnx_dtype dtype);
 /** Human-readable text for a zonnx_status value. */
 const char *zonnx_status_str(int status);
 
+/*
+ * Error reporting hook: with ZONNX_LOG defined (Zephyr builds), a port
+ * provides zonnx_log_error(), called for every rejected zonnx_model_run().
+ */
+#ifdef ZONNX_LOG
+void zonnx_log_error(const struct zonnx_model *model, int status, const char *what, size_t index);
+#endif
+
 /* Alignment of weight arrays and of the arena (bytes). */
 #if defined(__GNUC__) || defined(__clang__)
 #define ZONNX_ALIGNED(n) __attribute__((aligned(n)))
@@ -115,9 +123,19 @@ const char *zonnx_status_str(int status);
 #define ZONNX_KERNEL
 #endif
 
-/* Placement of the static arena; a build may put it in a named section. */
+/*
+ * Placement of the static arena: 16-byte aligned by default; a Zephyr build
+ * takes alignment and section from Kconfig; any build may define its own.
+ */
 #ifndef ZONNX_ARENA_ATTR
+#if defined(CONFIG_ZONNX_ARENA_IN_SECTION)
+#define ZONNX_ARENA_ATTR \
+	__attribute__((section(CONFIG_ZONNX_ARENA_SECTION), aligned(CONFIG_ZONNX_ARENA_ALIGN)))
+#elif defined(CONFIG_ZONNX_ARENA_ALIGN)
+#define ZONNX_ARENA_ATTR ZONNX_ALIGNED(CONFIG_ZONNX_ARENA_ALIGN)
+#else
 #define ZONNX_ARENA_ATTR ZONNX_ALIGNED(16)
+#endif
 #endif
 
 /*
@@ -126,9 +144,9 @@ const char *zonnx_status_str(int status);
  * provides zonnx_profile_begin()/zonnx_profile_end().
  */
 #ifdef ZONNX_PROFILE
-uint32_t zonnx_profile_begin(void);
-void zonnx_profile_end(const struct zonnx_model *model, uint16_t node, uint32_t start);
-#define ZONNX_PROFILE_BEGIN(i) uint32_t zonnx_t_##i = zonnx_profile_begin()
+uint64_t zonnx_profile_begin(void);
+void zonnx_profile_end(const struct zonnx_model *model, uint16_t node, uint64_t start);
+#define ZONNX_PROFILE_BEGIN(i) uint64_t zonnx_t_##i = zonnx_profile_begin()
 #define ZONNX_PROFILE_END(m, i) zonnx_profile_end((m), (i), zonnx_t_##i)
 #else
 #define ZONNX_PROFILE_BEGIN(i) do { } while (0)

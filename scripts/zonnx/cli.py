@@ -60,9 +60,19 @@ def _gen_options(args: argparse.Namespace, name: str):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    import json
+
+    from .golden import emit_golden, golden_records
     from .pipeline import generate, write_outputs
-    gen = generate(args.model, _gen_options(args, args.name))
-    for path in write_outputs(gen.files, args.output):
+    opts = _gen_options(args, args.name)
+    gen = generate(args.model, opts)
+    files = dict(gen.files)
+    if args.golden or args.golden_dataset:
+        report = json.loads(files[f"{args.name}.json"])
+        recs, outs, labels = golden_records(args.model, report, args.golden or 16,
+                                            args.golden_dataset, args.seed, dict(opts.load.consts))
+        files.update(emit_golden(gen.program, args.name, report, recs, outs, labels, opts.command))
+    for path in write_outputs(files, args.output):
         print(path)
     return EXIT_OK
 
@@ -97,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--name", required=True, help="C identifier prefixing every generated symbol")
     p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--golden", type=int, default=0, metavar="N",
+                   help="also write NAME_golden.c/.h: N inputs with onnx.reference outputs")
+    p.add_argument("--golden-dataset", choices=["digits", "iris"],
+                   help="take golden inputs (and labels) from a data set's held-out samples")
+    p.add_argument("--seed", type=int, default=0, help="seed for random golden inputs")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("inspect", help="ops, shapes, support, parameter and arena bytes")
