@@ -14,7 +14,13 @@ def io_bytes(report: dict) -> int:
     return sum((t["bytes"] + 15) // 16 * 16 for t in report["inputs"] + report["outputs"])
 
 
+MAX_IO = 16   # IO_MAX in harness/io_loop.c
+
+
 def pack(report: dict, records: list[dict[str, np.ndarray]]) -> bytes:
+    if len(report["inputs"]) > MAX_IO or len(report["outputs"]) > MAX_IO:
+        raise ValueError(f"the harness streams at most {MAX_IO} inputs and {MAX_IO} outputs; "
+                         f"this model has {len(report['inputs'])} and {len(report['outputs'])}")
     parts = [struct.pack("<I", len(records))]
     for rec in records:
         for t in report["inputs"]:
