@@ -2,8 +2,8 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "zonnx/golden.h"
+#include "zonnx/libm.h"
 
-#include <math.h>
 #include <string.h>
 
 const void *zonnx_golden_input(const struct zonnx_golden *g, uint32_t r, uint16_t i)
@@ -60,14 +60,14 @@ long zonnx_golden_check(const struct zonnx_golden *g, uint32_t r, const void *co
 			double d = fabs(e - a);
 
 			if (e != e || a != a) {   /* NaN must meet NaN */
-				d = (e != e && a != a) ? 0.0 : INFINITY;
+				d = (e != e && a != a) ? 0.0 : (double)INFINITY;
 			} else if (e == a) {      /* equal infinities */
 				d = 0.0;
 			}
 			if (d > worst) {
 				worst = d;
 			}
-			if (exact ? d != 0.0 : d > g->atol + g->rtol * fabs(e)) {
+			if (exact ? d != 0.0 : d > (double)g->atol + (double)g->rtol * fabs(e)) {
 				bad++;
 			}
 		}
@@ -89,4 +89,60 @@ int32_t zonnx_argmax_f32(const float *v, size_t n)
 		}
 	}
 	return best;
+}
+
+#define GOLDEN_MAX_IO 16
+
+int zonnx_golden_run(const struct zonnx_golden *g, uint8_t *scratch, size_t scratch_bytes,
+		     struct zonnx_golden_result *res)
+{
+	struct zonnx_buffer in[GOLDEN_MAX_IO], out[GOLDEN_MAX_IO];
+	const void *got[GOLDEN_MAX_IO];
+	const struct zonnx_model *m;
+	size_t used = 0;
+	uint32_t r;
+	uint16_t i;
+
+	if (g == NULL || res == NULL || scratch == NULL) {
+		return ZONNX_ERR_NULL;
+	}
+	m = g->model;
+	if (m->n_inputs > GOLDEN_MAX_IO || m->n_outputs > GOLDEN_MAX_IO) {
+		return ZONNX_ERR_COUNT;
+	}
+	for (i = 0; i < m->n_outputs; i++) {
+		if (used + m->outputs[i].bytes > scratch_bytes) {
+			return ZONNX_ERR_SIZE;
+		}
+		out[i].data = scratch + used;
+		out[i].bytes = m->outputs[i].bytes;
+		got[i] = out[i].data;
+		used += (m->outputs[i].bytes + 15u) & ~(size_t)15u;
+	}
+	memset(res, 0, sizeof(*res));
+	for (r = 0; r < g->count; r++) {
+		float err = 0.0f;
+		int rc;
+
+		for (i = 0; i < m->n_inputs; i++) {
+			in[i].data = (void *)zonnx_golden_input(g, r, i);
+			in[i].bytes = m->inputs[i].bytes;
+		}
+		rc = zonnx_model_run(m, in, m->n_inputs, out, m->n_outputs);
+		if (rc != ZONNX_OK) {
+			return rc;
+		}
+		res->records++;
+		if (zonnx_golden_check(g, r, got, &err) == 0) {
+			res->matched++;
+		}
+		if (err > res->max_err) {
+			res->max_err = err;
+		}
+		if (g->labels != NULL && m->n_outputs > 0 && m->outputs[0].dtype == ZONNX_FLOAT32 &&
+		    zonnx_argmax_f32(got[0], m->outputs[0].elements) == g->labels[r]) {
+			res->correct++;
+		}
+	}
+	return ZONNX_OK;
 }

@@ -38,6 +38,23 @@ const void *zonnx_golden_input(const struct zonnx_golden *g, uint32_t r, uint16_
 long zonnx_golden_check(const struct zonnx_golden *g, uint32_t r, const void *const *got,
 			float *max_err);
 
+/** What zonnx_golden_run() found. */
+struct zonnx_golden_result {
+	uint32_t records;   /**< records run */
+	uint32_t matched;   /**< records whose every output matched the oracle */
+	uint32_t correct;   /**< records whose argmax equals the label (labels only) */
+	float max_err;      /**< largest absolute error over all records */
+};
+
+/**
+ * Run every golden record through zonnx_model_run(), outputs placed in
+ * @p scratch (16-byte aligned, large enough for all outputs), and compare.
+ * @return ZONNX_OK when all records ran (see @p res for matches),
+ *         ZONNX_ERR_SIZE when @p scratch is too small, or the run's error
+ */
+int zonnx_golden_run(const struct zonnx_golden *g, uint8_t *scratch, size_t scratch_bytes,
+		     struct zonnx_golden_result *res);
+
 /** Index of the largest element of a float32 output (argmax for accuracy). */
 int32_t zonnx_argmax_f32(const float *v, size_t n);
 

@@ -7,8 +7,9 @@
 #ifndef ZONNX_KERNEL_UTIL_H_
 #define ZONNX_KERNEL_UTIL_H_
 
-#include <math.h>
 #include <stdint.h>
+
+#include "zonnx/libm.h"
 
 #define ZONNX_INF ((float)INFINITY)
 #define ZONNX_NAN ((float)NAN)

@@ -155,8 +155,8 @@ class _Emitter:
         p, P = self.p, self.p.upper()
         run = self.run_body()             # first: names weights and kernels
         g = self.prog.graph
-        out = [banner(self.prog, self.opts), f'#include "{p}.h"', "", "#include <math.h>",
-               "#include <string.h>", "", '#include "zonnx/kernel_util.h"', ""]
+        out = [banner(self.prog, self.opts), f'#include "{p}.h"', "", "#include <string.h>", "",
+               '#include "zonnx/kernel_util.h"', ""]
         if f"{p}_arena + " in "\n".join(run):
             out.append(f"static uint8_t {p}_arena[{P}_ARENA_SIZE > 0 ? {P}_ARENA_SIZE : 1] "
                        f"ZONNX_ARENA_ATTR;")

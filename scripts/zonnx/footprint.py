@@ -1,9 +1,11 @@
 """Flash and RAM footprint of a linked firmware, from its ELF (pyelftools).
 
-Symbols are attributed by name: the generator prefixes everything it emits
-with the model name (`<name>_w<k>` weights, `<name>_arena`, kernel functions
-`<name>_<op>_<k>`), the runtime uses `zonnx_`, the harness and start-up have
-fixed names. What is left is the C library (libm, libgcc soft-float, newlib).
+Symbols are attributed by name (`classify`): the generator prefixes everything
+it emits with the model name (`<name>_w<k>` weights, `<name>_arena`, kernel
+functions `<name>_<op>_<k>`), the runtime uses `zonnx_`. `measure` knows the
+bare-metal harness and start-up of the cortex-m targets too, so what is left
+there is the C library (libm, libgcc soft-float, newlib); `measure_image`
+takes any image (a Zephyr zephyr.elf) and calls what is left "rest of image".
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import glob
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import ZonnxError
 
@@ -23,8 +27,8 @@ STARTUP_FUNCS = {"Reset_Handler", "Default_Handler", "HardFault_Handler", "zonnx
 @dataclass
 class Footprint:
     board: str
-    flash_size: int
-    ram_size: int
+    flash_size: int | None                                   # bytes; None when not known
+    ram_size: int | None
     flash: dict[str, int] = field(default_factory=dict)
     ram: dict[str, int] = field(default_factory=dict)
     kernels: dict[str, int] = field(default_factory=dict)    # function -> bytes
@@ -47,16 +51,19 @@ class Footprint:
     def table(self) -> str:
         def kb(n: int) -> str:
             return f"{n / 1024:8.1f} KB"
+
+        def total(n: int, size: int | None) -> str:
+            if not size:
+                return f"    {'total':<26}{kb(n)} (size of {self.board} not known)"
+            return f"    {'total':<26}{kb(n)} of {size // 1024} KB ({100 * n / size:.1f}%)"
         lines = [f"footprint on {self.board}:", f"  {'flash':<28}{'':>11}"]
         for k, v in self.flash.items():
             lines.append(f"    {k:<26}{kb(v)}")
-        lines.append(f"    {'total':<26}{kb(self.flash_total)} of {self.flash_size // 1024} KB "
-                     f"({100 * self.flash_total / self.flash_size:.1f}%)")
+        lines.append(total(self.flash_total, self.flash_size))
         lines.append(f"  {'ram':<28}")
         for k, v in self.ram.items():
             lines.append(f"    {k:<26}{kb(v)}")
-        lines.append(f"    {'total':<26}{kb(self.ram_total)} of {self.ram_size // 1024} KB "
-                     f"({100 * self.ram_total / self.ram_size:.1f}%)")
+        lines.append(total(self.ram_total, self.ram_size))
         if self.stack_static:
             lines.append(f"  stack used by the model path (static, -fstack-usage): "
                          f"{self.stack_static} bytes")
@@ -67,65 +74,93 @@ class Footprint:
         return "\n".join(lines)
 
 
+class Symbol(NamedTuple):
+    name: str
+    is_func: bool
+    size: int
+    shndx: int | str          # section index, or SHN_ABS/SHN_UNDEF...
+    value: int
+
+
 def _symbols(elf):
     from elftools.elf.sections import SymbolTableSection
     for sec in elf.iter_sections():
         if isinstance(sec, SymbolTableSection):
             for s in sec.iter_symbols():
                 if s["st_size"] and s["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT"):
-                    yield s.name, s["st_info"]["type"], s["st_size"], s["st_shndx"]
+                    yield Symbol(s.name, s["st_info"]["type"] == "STT_FUNC", s["st_size"],
+                                 s["st_shndx"], s["st_value"])
 
 
-def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: int,
-            su_dir: str | None = None) -> Footprint:
+def classify(name: str, is_func: bool, model: str) -> str | None:
+    """zonnx's part of an image a symbol belongs to, by its name; None for the rest."""
+    if is_func:
+        if name.startswith(f"{model}_run"):
+            return "model run"
+        if name.startswith(f"{model}_"):
+            return "kernels"
+        return "runtime" if name.startswith("zonnx_") else None
+    if name == f"{model}_arena":
+        return "arena"
+    if re.match(rf"{re.escape(model)}_w\d+$", name):
+        return "weights"
+    return "model tables" if name.startswith(f"{model}_") else None
+
+
+def kernel_name(symbol: str) -> str:
+    """The kernel a (possibly compiler-cloned) function symbol is."""
+    return re.sub(r"\.(constprop|isra|part)\.\d+$", "", symbol)
+
+
+@contextmanager
+def _open_elf(elf_path: str):
     try:
         from elftools.elf.elffile import ELFFile
     except ImportError:
         raise ZonnxError("pyelftools is needed for footprint reports",
                          hint="pip install pyelftools") from None
-    fp = Footprint(board, flash_size, ram_size)
-    weight = re.compile(rf"{re.escape(model)}_w\d+$")
     with open(elf_path, "rb") as f:
-        elf = ELFFile(f)
+        yield ELFFile(f)
+
+
+def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: int,
+            su_dir: str | None = None) -> Footprint:
+    """Footprint of a bare-metal firmware linked with the cortex-m harness."""
+    fp = Footprint(board, flash_size, ram_size)
+    with _open_elf(elf_path) as elf:
         secs = {s.name: s for s in elf.iter_sections()}
         sec_by_index = {i: s.name for i, s in enumerate(elf.iter_sections())}
         flash_cats = {"weights": 0, "model tables": 0, "kernels": 0, "model run": 0, "runtime": 0,
                       "harness": 0, "startup": 0, "C library": 0}
         ram_cats = {"arena": 0, "harness I/O": 0, "data/bss other": 0}
         seen_ro = 0
-        for name, typ, size, shndx in _symbols(elf):
-            sec = sec_by_index.get(shndx, "") if isinstance(shndx, int) else ""
-            if typ == "STT_FUNC":
-                if name.startswith(f"{model}_run"):
-                    flash_cats["model run"] += size
-                elif name.startswith(f"{model}_"):
-                    flash_cats["kernels"] += size
-                    fp.kernels[re.sub(r"\.(constprop|isra|part)\.\d+$", "", name)] = size
-                elif name in HARNESS_FUNCS:
-                    flash_cats["harness"] += size
-                elif name in STARTUP_FUNCS or name.startswith("sh_"):
-                    flash_cats["startup"] += size
-                elif name.startswith("zonnx_"):
-                    flash_cats["runtime"] += size
-                else:
-                    flash_cats["C library"] += size
+        for sym in _symbols(elf):
+            name, size = sym.name, sym.size
+            sec = sec_by_index.get(sym.shndx, "") if isinstance(sym.shndx, int) else ""
+            cat = classify(name, sym.is_func, model)
+            if sym.is_func:
+                if cat in (None, "runtime"):      # harness and start-up names come first
+                    if name in HARNESS_FUNCS:
+                        cat = "harness"
+                    elif name in STARTUP_FUNCS or name.startswith("sh_"):
+                        cat = "startup"
+                flash_cats[cat or "C library"] += size
+                if cat == "kernels":
+                    kernel = kernel_name(name)
+                    fp.kernels[kernel] = fp.kernels.get(kernel, 0) + size
             elif sec in (".rodata", ".isr_vector"):
                 seen_ro += size
-                if weight.match(name):
-                    flash_cats["weights"] += size
-                elif name.startswith(f"{model}_"):
-                    flash_cats["model tables"] += size
+                if cat in ("weights", "model tables"):
+                    flash_cats[cat] += size
                 elif name == "zonnx_vectors":
                     flash_cats["startup"] += size
                 else:
                     flash_cats["C library"] += size
             elif sec in (".bss", ".data"):
-                if name == f"{model}_arena":
+                if cat == "arena":
                     ram_cats["arena"] += size
                 elif name == "io_buf":
                     ram_cats["harness I/O"] += size
-                else:
-                    ram_cats["data/bss other"] += size
         ro_total = sum(secs[s]["sh_size"] for s in (".rodata", ".isr_vector") if s in secs)
         flash_cats["model tables"] += max(0, ro_total - seen_ro)  # strings: node names, I/O names
         text = secs[".text"]["sh_size"] if ".text" in secs else 0
@@ -143,6 +178,48 @@ def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: in
         fp.ram = ram_cats
     if su_dir:
         fp.stack_static = stack_bound(su_dir, model)
+    return fp
+
+
+def _placement(sec) -> tuple[bool, bool]:
+    """(in flash, in RAM) for a section: allocated contents are stored in flash,
+    writable allocated sections live in RAM, so initialised data is in both."""
+    from elftools.elf.constants import SH_FLAGS
+    flags = sec["sh_flags"]
+    if not flags & SH_FLAGS.SHF_ALLOC:
+        return False, False
+    return sec["sh_type"] != "SHT_NOBITS", bool(flags & SH_FLAGS.SHF_WRITE)
+
+
+def measure_image(elf_path: str, model: str, board: str, flash_size: int | None = None,
+                  ram_size: int | None = None) -> Footprint:
+    """Footprint of any linked image (e.g. a Zephyr zephyr.elf): totals from the
+    section headers, zonnx's parts by symbol name, the remainder "rest of image"."""
+    fp = Footprint(board, flash_size, ram_size)
+    flash = {"weights": 0, "model tables": 0, "kernels": 0, "model run": 0, "runtime": 0}
+    ram = {"arena": 0}
+    with _open_elf(elf_path) as elf:
+        sections = list(elf.iter_sections())
+        placement = [_placement(s) for s in sections]
+        flash_total = sum(s["sh_size"] for s, (fl, _) in zip(sections, placement) if fl)
+        ram_total = sum(s["sh_size"] for s, (_, rm) in zip(sections, placement) if rm)
+        seen = set()
+        for sym in _symbols(elf):
+            cat = classify(sym.name, sym.is_func, model)
+            if cat is None or not isinstance(sym.shndx, int) or (sym.shndx, sym.value) in seen:
+                continue
+            seen.add((sym.shndx, sym.value))      # aliases of one object count once
+            in_flash, in_ram = placement[sym.shndx]
+            if in_flash:
+                flash[cat] = flash.get(cat, 0) + sym.size
+            if in_ram:
+                ram[cat] = ram.get(cat, 0) + sym.size
+            if cat == "kernels":
+                kernel = kernel_name(sym.name)
+                fp.kernels[kernel] = fp.kernels.get(kernel, 0) + sym.size
+    flash["rest of image"] = max(0, flash_total - sum(flash.values()))
+    ram["rest of image"] = max(0, ram_total - sum(ram.values()))
+    fp.flash, fp.ram = flash, ram
     return fp
 
 

@@ -11,6 +11,7 @@ from zonnx.cli import main
 from zonnx.target.host import CFLAGS, SANITIZE, compiler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+COMMON = os.path.join(os.path.dirname(HERE), "common")
 MODEL = os.path.join(paths.REPO_ROOT, "models", "iris_mlp.onnx")
 
 
@@ -20,10 +21,10 @@ def test_runtime_against_golden(tmp_path, input_checks):
                  "--golden", "8"]) == 0
     exe = tmp_path / "rt"
     srcs = [str(tmp_path / "m.c"), str(tmp_path / "m_golden.c"), *paths.runtime_sources(),
-            os.path.join(HERE, "c", "runtime_test.c")]
+            os.path.join(HERE, "c", "runtime_test.c"), os.path.join(COMMON, "runtime_checks.c")]
     flags = ["-DZONNX_INPUT_CHECKS=1"] if input_checks else []
     subprocess.run([compiler(), *CFLAGS, "-O1", *SANITIZE, *flags, f"-I{paths.INCLUDE_DIR}",
-                    f"-I{tmp_path}", *srcs, "-lm", "-o", str(exe)], check=True)
+                    f"-I{tmp_path}", f"-I{COMMON}", *srcs, "-lm", "-o", str(exe)], check=True)
     p = subprocess.run([str(exe)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "runtime_test: ok" in p.stdout
