@@ -74,6 +74,9 @@ function(zonnx_add_model target)
     COMMENT "zonnx: generating ${ZA_NAME} from ${ZA_MODEL}"
     VERBATIM
   )
+  if(CONFIG_ZONNX_WERROR)
+    set_source_files_properties(${outputs} PROPERTIES COMPILE_OPTIONS -Werror)
+  endif()
   # Headers too, so that the target's own sources wait for the generator.
   target_sources(${target} PRIVATE ${outputs})
   # Other targets including the headers depend on zonnx_generate_<name>.
