@@ -125,7 +125,7 @@ def export(model, example, name, dynamo=False, **names):
         prog = torch.onnx.export(model, (example,), dynamo=True, **names)
         prog.save(path, external_data=False)
     else:
-        torch.onnx.export(model, (example,), path, dynamo=False, opset_version=13, **names)
+        torch.onnx.export(model, (example,), path, dynamo=False, opset_version=17, **names)
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
 

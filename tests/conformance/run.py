@@ -86,12 +86,39 @@ def _execute(target: str, work: str, name: str, report: dict, records: list) -> 
     return cortex_m.qemu_run(elf, board, report, records, work, timeout=120, count=False)[0].outputs
 
 
+_NEEDS_CONST = re.compile(r"input '([^']+)' \(.*\) must be a constant")
+
+
+def _generate_binding_consts(path: str, name: str, feeds: dict):
+    """Generate; where the generator asks for a shape-deciding input as a
+    constant (or shape inference fails on integer inputs), bind the case's
+    value for it with --const and retry. Returns (generated, bound inputs)."""
+    from zonnx.errors import ZonnxError
+    from zonnx.load import LoadOptions
+    from zonnx.pipeline import GenerateOptions, generate
+
+    consts: dict = {}
+    first = None
+    for _ in range(len(feeds) + 1):
+        try:
+            return generate(path, GenerateOptions(name=name, load=LoadOptions(consts=consts))), consts
+        except ZonnxError as e:
+            first = first or e
+            m = _NEEDS_CONST.search(str(e))
+            if m and m.group(1) in feeds and m.group(1) not in consts:
+                consts[m.group(1)] = feeds[m.group(1)]
+            elif not consts and any(v.dtype.kind in "iub" for v in feeds.values()):
+                consts = {k: v for k, v in feeds.items() if v.dtype.kind in "iub"}
+            else:
+                raise first from None
+    raise first
+
+
 def run_case(case: str, target: str = "host") -> dict:
     """Runs one case on `target` (host with ASan/UBSan, or a QEMU board); never raises."""
     from zonnx.errors import ZonnxError
-    from zonnx.load import LoadOptions
     from zonnx.oracle import compare
-    from zonnx.pipeline import GenerateOptions, generate, write_outputs
+    from zonnx.pipeline import write_outputs
     from zonnx.target import DoesNotFit, TargetError
 
     case_dir = os.path.join(data_root(), case)
@@ -111,17 +138,8 @@ def run_case(case: str, target: str = "host") -> dict:
             return res
         feeds0 = data[0][0]
         name = "m"
-        try:
-            gen = generate(path, GenerateOptions(name=name))
-        except ZonnxError as first:
-            consts = {k: v for k, v in feeds0.items() if v.dtype.kind in "iub"}
-            if not consts:
-                raise
-            try:
-                gen = generate(path, GenerateOptions(name=name, load=LoadOptions(consts=consts)))
-            except ZonnxError:
-                raise first from None
-            res["const"] = True
+        gen, consts = _generate_binding_consts(path, name, feeds0)
+        res["const"] = bool(consts)
         report = json.loads(gen.files[f"{name}.json"])
         in_names = [t["name"] for t in report["inputs"]]
         records = []
