@@ -1,0 +1,70 @@
+"""Twister over the module's Zephyr suites and samples, on native_sim and
+qemu_cortex_m3 (and native_sim/native/64).
+
+Zephyr is on no package registry: this runs when ZEPHYR_BASE points at a
+Zephyr 4.x tree (see DEVELOPERS.md) and is skipped, saying so, otherwise.
+Extra Twister arguments (for a tree with local quirks) come from
+ZONNX_TWISTER_ARGS.
+"""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ZEPHYR_BASE = os.environ.get("ZEPHYR_BASE")
+PLATFORMS = ["native_sim", "qemu_cortex_m3", "native_sim/native/64"]
+
+pytestmark = pytest.mark.skipif(
+    not ZEPHYR_BASE or not os.path.isfile(os.path.join(ZEPHYR_BASE or "", "scripts", "twister")),
+    reason="ZEPHYR_BASE is not set to a Zephyr tree: the Twister suites need Zephyr "
+           "(not on any package registry; see DEVELOPERS.md)")
+
+
+@pytest.fixture(scope="module")
+def twister(tmp_path_factory):
+    out = tmp_path_factory.mktemp("twister")
+    cmd = [os.path.join(ZEPHYR_BASE, "scripts", "twister"), "-T", os.path.join(REPO, "tests", "zephyr"),
+           "-T", os.path.join(REPO, "samples"), "-O", str(out), "-j", str(os.cpu_count() or 1),
+           "--inline-logs"]
+    for p in PLATFORMS:
+        cmd += ["-p", p]
+    cmd += shlex.split(os.environ.get("ZONNX_TWISTER_ARGS", ""))
+    env = dict(os.environ, EXTRA_ZEPHYR_MODULES=REPO)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=5400)
+    summary = [line for line in p.stdout.splitlines() + p.stderr.splitlines()
+               if re.search(r"executed test (configurations|cases)", line)]
+    print("\n".join(summary))
+    return p, out, summary
+
+
+def test_twister_passes(twister):
+    p, out, summary = twister
+    assert p.returncode == 0, "\n".join(summary) + "\n" + p.stdout[-4000:]
+    with open(out / "twister.json") as f:
+        suites = json.load(f)["testsuites"]
+    ran = {(s["name"].split("/")[-1] if "/" in s["name"] else s["name"], s["platform"])
+           for s in suites if s.get("status") == "passed"}
+    for scenario in ("zonnx.runtime", "zonnx.models", "zonnx.kernels", "zonnx.multi_model",
+                     "zonnx.shell", "sample.zonnx.hello_onnx", "sample.zonnx.digits"):
+        for plat in ("native_sim", "qemu_cortex_m3"):
+            assert any(scenario in name and plat in pf for name, pf in ran), (scenario, plat)
+
+
+def test_arena_section_is_applied(twister):
+    from elftools.elf.elffile import ELFFile
+    _, out, _ = twister
+    elfs = [os.path.join(d, "zephyr", "zephyr.elf") for d, _, _ in os.walk(out)
+            if d.endswith("zonnx.runtime.arena_section")]
+    assert elfs
+    for elf in elfs:
+        with open(elf, "rb") as f:
+            e = ELFFile(f)
+            sym = e.get_section_by_name(".symtab").get_symbol_by_name("m_arena")[0]
+            sec = e.get_section(sym["st_shndx"])
+            assert "noinit" in sec.name, sec.name
+            assert sym["st_value"] % 64 == 0     # CONFIG_ZONNX_ARENA_ALIGN=64
