@@ -68,3 +68,36 @@ def test_arena_section_is_applied(twister):
             sec = e.get_section(sym["st_shndx"])
             assert "noinit" in sec.name, sec.name
             assert sym["st_value"] % 64 == 0     # CONFIG_ZONNX_ARENA_ALIGN=64
+
+
+def test_regenerates_only_when_model_or_generator_change(tmp_path):
+    """Plain CMake + ninja on native_sim: a second build does nothing; touching
+    the model or a generator source re-runs the generator; touching the app's
+    own source does not."""
+    import shutil
+    app = tmp_path / "app"
+    shutil.copytree(os.path.join(REPO, "samples", "digits"), app)
+    model = tmp_path / "digits_cnn.onnx"
+    shutil.copy(os.path.join(REPO, "models", "digits_cnn.onnx"), model)
+    cml = app / "CMakeLists.txt"
+    cml.write_text(cml.read_text().replace("${CMAKE_CURRENT_SOURCE_DIR}/../../models/digits_cnn.onnx",
+                                           str(model)).replace("GOLDEN 100", "GOLDEN 4"))
+    build = tmp_path / "build"
+    env = dict(os.environ, EXTRA_ZEPHYR_MODULES=REPO)
+    subprocess.run(["cmake", "-GNinja", "-B", str(build), "-DBOARD=native_sim", str(app)],
+                   check=True, capture_output=True, env=env)
+
+    def ninja() -> str:
+        p = subprocess.run(["ninja", "-C", str(build)], capture_output=True, text=True, env=env)
+        assert p.returncode == 0, p.stdout[-3000:]
+        return p.stdout
+
+    assert "zonnx: generating digits" in ninja()
+    assert "zonnx: generating" not in ninja()
+    (app / "src" / "main.c").touch()
+    assert "zonnx: generating" not in ninja()
+    model.touch()
+    assert "zonnx: generating digits" in ninja()
+    gen_src = os.path.join(REPO, "scripts", "zonnx", "cgen.py")
+    os.utime(gen_src)
+    assert "zonnx: generating digits" in ninja()

@@ -4,7 +4,9 @@ output an alias of the input; the copy kernel runs only where it cannot
 
 from __future__ import annotations
 
-from .base import LowerCtx, Lowered, Op, register
+import numpy as np
+
+from .base import KernelFn, LowerCtx, Lowered, Op, Step, register
 
 
 def copy_lowered(ctx: LowerCtx) -> Lowered:
@@ -41,3 +43,23 @@ class Dropout(Op):
             n = ctx.tout(1).size
             low.steps.append(ctx.step("fill_true", f"    memset(y1, 1, {n}u);", ins=[], outs=[1]))
         return low
+
+
+@register
+class Constant(Op):
+    """Constants are folded at load time; this covers one that is a graph
+    output or that folding left alone: a copy from flash."""
+    op_types = ("Constant",)
+    dtypes = "all"
+
+    def lower(self, ctx: LowerCtx) -> Lowered:
+        attrs = ctx.node.attrs
+        if "value" not in attrs or not isinstance(attrs["value"], np.ndarray):
+            raise ctx.reject(f"only tensor-valued Constant is supported (got {', '.join(attrs)})")
+        name = ctx.derived_const("value", attrs["value"])
+        nbytes = ctx.tout().nbytes
+        body = f"    memcpy(y0, x0, {nbytes}u);" if nbytes else "    (void)x0;\n    (void)y0;"
+        params, args = ctx.params_for([], [0])
+        t = ctx.tout()
+        return Lowered([Step(KernelFn("constant", (f"const {t.dtype.ctype} *x0",) + params, body),
+                             (name,) + args)])
