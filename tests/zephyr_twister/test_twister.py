@@ -50,7 +50,8 @@ def test_twister_passes(twister):
     ran = {(s["name"].split("/")[-1] if "/" in s["name"] else s["name"], s["platform"])
            for s in suites if s.get("status") == "passed"}
     for scenario in ("zonnx.runtime", "zonnx.models", "zonnx.kernels", "zonnx.multi_model",
-                     "zonnx.shell", "sample.zonnx.hello_onnx", "sample.zonnx.digits"):
+                     "zonnx.shell", "sample.zonnx.hello_onnx", "sample.zonnx.digits",
+                     "sample.zonnx.run_model"):
         for plat in ("native_sim", "qemu_cortex_m3"):
             assert any(scenario in name and plat in pf for name, pf in ran), (scenario, plat)
 
