@@ -18,8 +18,9 @@ ZTEST(zonnx_kernels, test_every_kernel_matches_the_oracle)
 		const struct zonnx_golden *g = zonnx_goldens[i];
 		struct zonnx_golden_result res;
 
-		zassert_equal(zonnx_golden_run(g, out_buf, sizeof(out_buf), &res), ZONNX_OK, "%s",
-			      g->model->name);
+		int rc = zonnx_golden_run(g, out_buf, sizeof(out_buf), &res);
+
+		zassert_equal(rc, ZONNX_OK, "%s: %s", g->model->name, zonnx_status_str(rc));
 		zassert_equal(res.matched, g->count, "%s: %u/%u records match, max error %d e-6",
 			      g->model->name, res.matched, g->count, (int)(res.max_err * 1e6f));
 		TC_PRINT("%s: %u/%u match\n", g->model->name, res.matched, g->count);
