@@ -194,13 +194,16 @@ def test_quantize_dequantize_round_trip(tmp_path, opset):
 
 
 def test_quantize_saturates_beyond_int32(tmp_path):
-    """Beyond the int32 range numpy's cast wraps (onnx.reference gives 0 for
-    1e30 / scale); zonnx saturates as the spec and onnxruntime do."""
+    """Beyond the int32 range numpy's cast is undefined (onnx.reference gives
+    the lowest value for 1e30 / scale); zonnx saturates as the spec and
+    onnxruntime do, and NaN gives the lowest value like onnxruntime."""
     mdl = Model()
     x = mdl.inp("x", np.array([3e9, -3e9, 1e20, np.inf, np.nan], F32))
     mdl.node("QuantizeLinear", [x, mdl.const("s", F32(0.5)), mdl.const("z", np.int8(1))], ["q"], [I8])
-    got, _ = run_zonnx(mdl.model(13), mdl.feeds, tmp_path)
+    model = mdl.model(13)
+    got, _ = run_zonnx(model, mdl.feeds, tmp_path)
     assert got["q"].tolist() == [127, -128, 127, 127, -128]
+    assert_close_to_ort(model, mdl.feeds, got, ["q"], exact=True)   # NaN too
 
 
 def test_dynamic_quantize_linear(tmp_path):
@@ -218,7 +221,7 @@ def test_dynamic_quantize_linear(tmp_path):
 
 def _qconv(mdl, tag, x_dtype, x_shape, w_dtype, m, kernel, group=1, per_channel=True,
            zw_nonzero=False, bias="const", w_runtime=False, y_dtype=None, scales=None,
-           ws_per_channel=None, **attrs):
+           ws_per_channel=None, zy=None, **attrs):
     """A QLinearConv on random data; scales chosen so outputs mostly fall in range."""
     c = x_shape[1]
     x = mdl.inp(f"x{tag}", _ints(x_dtype, x_shape))
@@ -239,7 +242,9 @@ def _qconv(mdl, tag, x_dtype, x_shape, w_dtype, m, kernel, group=1, per_channel=
         spread = np.sqrt(taps) * 74.0 * 74.0 * xs * float(np.mean(ws))
         ys = F32(3.0 * spread / 127.0)
     y_dtype = y_dtype or x_dtype
-    zy = np.asarray(_ints(y_dtype, (), -10, 10) if y_dtype == I8 else _ints(y_dtype, (), 100, 150))
+    if zy is None:
+        zy = _ints(y_dtype, (), -10, 10) if y_dtype == I8 else _ints(y_dtype, (), 100, 150)
+    zy = np.asarray(zy, dtype=y_dtype)
     ins = [x, mdl.const(f"xs{tag}", xs), mdl.const(f"zx{tag}", zx), w,
            mdl.const(f"ws{tag}", ws), mdl.const(f"zw{tag}", zw),
            mdl.const(f"ys{tag}", ys), mdl.const(f"zy{tag}", zy)]
@@ -269,7 +274,8 @@ def _conv_cases(mdl):
         _qconv(mdl, 7, U8, [1, 2, 3, 4, 4], U8, 2, [2, 2, 2], pads=[1, 0, 1, 0, 1, 1],
                ws_per_channel=False, zw_nonzero=True),
         # x_scale * w_scale / y_scale == 0.5: every odd accumulator is a tie
-        _qconv(mdl, 8, I8, [1, 1, 6, 6], I8, 2, [1, 1], scales=(1.0, [0.5, 0.25], 1.0), bias="none"),
+        _qconv(mdl, 8, I8, [1, 1, 6, 6], I8, 2, [1, 1], scales=(1.0, [0.5, 0.25], 1.0), bias="none",
+               zy=4),
         _qconv(mdl, 9, I8, [1, 4, 5, 5], U8, 3, [3, 3], zw_nonzero=True, y_dtype=U8,
                pads=[1, 1, 1, 1]),
     ]
@@ -293,6 +299,21 @@ def test_qlinear_conv_matches_reference_and_onnxruntime(tmp_path):
         lo, hi = np.iinfo(got[o].dtype).min, np.iinfo(got[o].dtype).max
         assert np.mean((got[o] > lo) & (got[o] < hi)) > 0.8, o
     assert_close_to_ort(_submodel(model, outs[:-1]), mdl.feeds, got, outs[:-1])
+
+
+def test_qlinear_conv_ties_round_before_the_zero_point(tmp_path):
+    """rint(acc * M) + zp_y, as the spec writes it and onnxruntime computes;
+    onnx.reference adds an odd zp_y before rounding, which moves ties."""
+    mdl = Model()
+    y = _qconv(mdl, 0, I8, [1, 1, 6, 6], I8, 2, [1, 1], scales=(1.0, [0.5, 0.25], 1.0),
+               bias="const", zy=-3)
+    got, _, model = mdl.run(tmp_path, 10)
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    acc = (mdl.feeds["x0"].astype(np.int64) - inits["zx0"]) * inits["w0"].reshape(1, 2, 1, 1) \
+        + inits["b0"].reshape(1, 2, 1, 1)
+    want = np.clip(np.rint(acc * np.array([0.5, 0.25]).reshape(1, 2, 1, 1)) - 3, -128, 127)
+    np.testing.assert_array_equal(got[y], want.astype(I8))
+    assert_close_to_ort(model, mdl.feeds, got, [y], exact=True)
 
 
 def test_qlinear_conv_kernels_are_integer_only(tmp_path):
@@ -458,7 +479,20 @@ def test_rejections(tmp_path):
                                mdl.const("za", np.int8(0)), mdl.const("b", _ints(I8, (4, 2))),
                                mdl.const("bs", F32(0.1)), mdl.const("zb", np.int8(0)),
                                mdl.const("ys", F32(0.1)), mdl.const("zy", np.int8(0))], ["y"], [I8])
-    assert_rejected(mdl.model(10), tmp_path, r"varies along an axis other than the last")
+    assert_rejected(mdl.model(10), tmp_path, r"a_scale of shape \[3, 1\] must be per-tensor")
+    mdl = Model()
+    a = mdl.inp("a", _ints(I8, (2, 3, 4)))
+    mdl.node("QLinearMatMul", [a, mdl.const("as", F32(0.1)), mdl.const("za", np.int8(0)),
+                               mdl.const("b", _ints(I8, (2, 4, 2))),
+                               mdl.const("bs", np.array([[[0.1, 0.2]], [[0.3, 0.4]]], F32)),
+                               mdl.const("zb", np.int8(0)), mdl.const("ys", F32(0.1)),
+                               mdl.const("zy", np.int8(0))], ["y"], [I8])
+    assert_rejected(mdl.model(21), tmp_path, r"b_scale .* varies along an axis other than the last")
+    mdl = Model()
+    xq = mdl.inp("xq", RNG.uniform(-1, 1, size=(2, 3)).astype(F32))
+    mdl.node("QuantizeLinear", [xq, mdl.const("s3", np.full(3, 0.1, F32)), mdl.const("z3", np.zeros(3, U8))],
+             ["q"], [U8])
+    assert_rejected(mdl.model(10), tmp_path, r"quantizes per tensor only")
     mdl = Model()
     a = mdl.inp("a", _ints(U8, (3, 4)))
     mdl.node("MatMulInteger", [a, mdl.const("b", _ints(U8, (4, 2))),

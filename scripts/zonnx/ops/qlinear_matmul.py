@@ -1,0 +1,48 @@
+"""QLinearMatMul: MatMul on int8/uint8 tensors with numpy semantics (1-D
+operands promoted, batch dimensions broadcast).
+
+acc = sum_k (a - zp_a) * (b - zp_b[n]) in int32, then
+y = saturate(rint(acc * a_scale * b_scale[n] / y_scale) + zp_y) with the
+fixed-point multiplier of `_quant_util` (rounding before adding zp_y, as
+the spec and onnxruntime; onnx.reference adds zp_y first, which differs on
+exact ties with an odd zp_y). a and y are quantized per tensor, b per tensor
+or per column ([N] or [..., 1, N]); all scales and zero points must be
+constants.
+Constant B is stored transposed and its zero-point corrections precomputed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._quant_util import (INT8_TYPES, broadcast_last, const_values, int_matmul, multiplier_table,
+                          scalar_value, table_step)
+from .base import LowerCtx, Lowered, Op, register
+from .integer_ops import matmul_zero_points
+from .qlinear_conv import zero_point
+
+
+@register
+class QLinearMatMul(Op):
+    op_types = ("QLinearMatMul",)
+    since = 10
+    dtypes = "int8, uint8"
+
+    def lower(self, ctx: LowerCtx) -> Lowered:
+        a, b, y = ctx.tin(0), ctx.tin(3), ctx.tout()
+        for t in (a, b, y):
+            ctx.require_dtype(t, INT8_TYPES)
+        za, zb = matmul_zero_points(ctx, 0, 2, 3, 5)
+        zy = int(scalar_value(ctx, zero_point(ctx, 7, "y_zero_point", y.dtype.name), "y_zero_point"))
+        a_s = scalar_value(ctx, const_values(ctx, 1, "a_scale", ["float32"]), "a_scale")
+        y_s = scalar_value(ctx, const_values(ctx, 6, "y_scale", ["float32"]), "y_scale")
+        b_s = const_values(ctx, 4, "b_scale", ["float32"])
+        if len(b.shape) == 1:
+            b_s = np.array([scalar_value(ctx, b_s, "b_scale")])
+        else:
+            b_s = broadcast_last(ctx, b_s, b.shape, "b_scale")
+        with np.errstate(all="ignore"):    # float32, in the reference's order
+            per_col = (np.float32(a_s) * b_s.astype(np.float32)) / np.float32(y_s)
+        table = multiplier_table(per_col)
+        body, macs, ins, tables = int_matmul(ctx, 0, 3, za, zb, (table, zy))
+        return Lowered([table_step(ctx, "qlinear_matmul", body, ins, tables)], macs=macs)
