@@ -127,6 +127,45 @@ def infer_shapes(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
         raise ZonnxError(f"shape inference failed: {first}", file=path) from None
 
 
+def _known_types(model: onnx.ModelProto) -> dict:
+    types: dict = {}
+    for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
+        tt = vi.type.tensor_type
+        if vi.type.HasField("tensor_type") and tt.elem_type and tt.HasField("shape") and all(
+                d.HasField("dim_value") for d in tt.shape.dim):
+            types[vi.name] = (tt.elem_type, tuple(d.dim_value for d in tt.shape.dim))
+    for init in model.graph.initializer:
+        arr = numpy_helper.to_array(init)
+        types[init.name] = (init.data_type, tuple(arr.shape))
+        types[("value", init.name)] = arr
+    return types
+
+
+def infer_custom_ops(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
+    """Types the outputs of custom-domain ops (com.microsoft...) through their
+    zonnx op's `infer`, then lets ONNX inference carry on from there."""
+    from .ops import REGISTRY
+    for _ in range(len(model.graph.node)):
+        types = _known_types(model)
+        added = []
+        for node in model.graph.node:
+            domain = "" if node.domain == "ai.onnx" else node.domain
+            op = REGISTRY.get((domain, node.op_type)) if domain else None
+            if op is None or all(o in types for o in node.output if o):
+                continue
+            if not all(i in types for i in node.input if i):
+                continue
+            outs = op.infer(node, types)
+            for name, (elem, shape) in zip([o for o in node.output if o], outs or []):
+                if name not in types:
+                    added.append(onnx.helper.make_tensor_value_info(name, elem, list(shape)))
+        if not added:
+            return model
+        model.graph.value_info.extend(added)
+        model = infer_shapes(model, path)
+    return model
+
+
 def load(path: str, opts: LoadOptions = LoadOptions()) -> Graph:
     model, sha = read_model(path)
     try:
@@ -137,7 +176,7 @@ def load(path: str, opts: LoadOptions = LoadOptions()) -> Graph:
     _override_inputs(model, opts, path)
     _constants_to_initializers(model)
     _fill_function_defaults(model)
-    model = infer_shapes(model, path)
+    model = infer_custom_ops(infer_shapes(model, path), path)
     graph = from_onnx(model, source=path, sha256=sha)
     for name in graph.inputs:
         t = graph.tensors.get(name)

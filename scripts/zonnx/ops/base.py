@@ -145,6 +145,13 @@ class Op:
     def lower(self, ctx: LowerCtx) -> Lowered:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def infer(self, node, types: dict) -> list | None:
+        """Output types for ops ONNX shape inference does not know (custom
+        domains such as com.microsoft): `types` maps tensor names to
+        (onnx elem_type, shape tuple) and, for constants, the value under
+        ("value", name); return one (elem_type, shape) per output, or None."""
+        return None
+
 
 REGISTRY: dict[tuple[str, str], Op] = {}
 
