@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="generate, build and run a model, compared with onnx.reference")
     _add_model_args(p)
-    p.add_argument("--target", default="host", help="where to run: host, cortex-m3")
+    p.add_argument("--target", default="host",
+                   help="where to run: host, cortex-m3 (lm3s6965, soft float), "
+                        "cortex-m4f (mps2-an386, FPU and DSP)")
     p.add_argument("--name", default="model", help="C name for the generated model")
     p.add_argument("--inputs", help=".npz with one array per model input (default: random)")
     p.add_argument("--outputs", help="write the outputs to this .npz")

@@ -41,6 +41,12 @@ class Board:
 BOARDS = {
     "cortex-m3": Board("cortex-m3", "lm3s6965", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"),
                        "lm3s6965evb", "cortex-m3", 0x00000000, 256 * 1024, 0x20000000, 64 * 1024),
+    # MPS2 AN386 (Zephyr's mps2/an386): Cortex-M4 with FPU and DSP extension,
+    # 4 MB code SSRAM at 0, 4 MB data SRAM at 0x20000000.
+    "cortex-m4f": Board("cortex-m4f", "mps2-an386",
+                        ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
+                        "mps2-an386", "cortex-m4", 0x00000000, 4 * 1024 * 1024,
+                        0x20000000, 4 * 1024 * 1024, stack_size=16 * 1024),
 }
 
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os", "-g",

@@ -24,6 +24,12 @@ void Reset_Handler(void)
 	uint32_t *src = &_sidata;
 	uint32_t *dst = &_sdata;
 
+#if defined(__ARM_FP)
+	/* Hard-float builds: grant CP10/CP11 (the FPU) before any float code. */
+	*(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+	__asm__ volatile("dsb\n"
+			 "isb\n");
+#endif
 	while (dst < &_edata) {
 		*dst++ = *src++;
 	}
