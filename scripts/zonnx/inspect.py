@@ -29,7 +29,11 @@ def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_js
         "nodes": [], "parameter_bytes": params, "arena_bytes": None, "supported": True,
     }
     for node, err in found:
+        data = [g.tensors[t] for t in list(node.inputs) + list(node.outputs)
+                if t and t in g.tensors and not g.tensors[t].is_const]
+        integer = bool(data) and all(not t.dtype.is_float for t in data)
         report["nodes"].append({
+            "precision": "integer" if integer else "float",
             "name": node.name, "op": node.op_type, "domain": node.domain,
             "outputs": [{"name": o, "shape": list(g.tensors[o].shape) if o in g.tensors else None}
                         for o in node.outputs if o],
@@ -55,7 +59,7 @@ def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_js
         for n in report["nodes"]:
             outs = ", ".join(_fmt(o["shape"]) if o["shape"] is not None else "?" for o in n["outputs"])
             state = "ok" if n["supported"] else f"UNSUPPORTED: {n['reason']}"
-            print(f"  {n['op']:<20} {n['name'][:32]:<32} -> {outs:<16} {state}")
+            print(f"  {n['op']:<20} {n['name'][:32]:<32} -> {outs:<16} {n['precision']:<8} {state}")
         print(f"parameters: {params} bytes")
         if report["arena_bytes"] is not None:
             print(f"arena: {report['arena_bytes']} bytes (lower bound {report['arena_lower_bound']}), "

@@ -13,11 +13,15 @@ from .constant_fold import fold_constants
 from .dead_code import eliminate_dead_code
 from .fold_batchnorm import fold_batchnorm
 from .fuse_activation import fuse_activations
+from .fuse_qdq import fuse_qdq
 from .remove_identity import remove_identity
 
 Pass = Callable[[Graph], Graph]
 
+# fuse-qdq comes first: from opset 19 fold-constants would fold the weights'
+# DequantizeLinear into float constants (see passes/fuse_qdq.py).
 PASSES: tuple[tuple[str, Pass], ...] = (
+    ("fuse-qdq", fuse_qdq),
     ("fold-constants", fold_constants),
     ("remove-identity", remove_identity),
     ("fold-batchnorm", fold_batchnorm),
