@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Builds int8 versions of the shipped float models with onnxruntime's static
+quantizer, calibrated on their own training split (scikit-learn digits/iris).
+
+    python models/quantize_models.py
+
+Writes (next to this file):
+
+* digits_cnn_int8_qdq.onnx  QDQ format, per-channel QInt8 weights, QUInt8 activations
+* digits_cnn_int8_qop.onnx  QOperator format (QLinearConv, QLinearMatMul/QGemm, ...)
+* iris_mlp_int8_qop.onnx    QOperator format (Gemm -> QGemm)
+
+Calibration uses a fixed, ordered slice of the training split (MinMax), so a
+rerun with the same onnxruntime gives the same file. For each model it prints
+onnxruntime's accuracy on the test split for the float and the int8 model and
+the file sizes. Users and CI need none of this: the .onnx files are committed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                      QuantType, quantize_static)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
+from zonnx.datasets import digits_split, iris_split  # noqa: E402
+
+N_CALIB = 300  # training samples used for calibration (the first ones, in split order)
+
+
+class Reader(CalibrationDataReader):
+    def __init__(self, name: str, x: np.ndarray):
+        self.name, self.x, self.i = name, x, 0
+
+    def get_next(self):
+        if self.i >= len(self.x):
+            return None
+        self.i += 1
+        return {self.name: self.x[self.i - 1:self.i]}
+
+
+def accuracy(path: str, x: np.ndarray, y: np.ndarray) -> float:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    pred = [int(np.argmax(sess.run(None, {name: s[None]})[0])) for s in x]
+    return float(np.mean(np.array(pred) == y))
+
+
+def quantize(src: str, dst: str, xtr: np.ndarray, fmt: QuantFormat, **kw) -> None:
+    name = onnx.load(src).graph.input[0].name
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = os.path.join(tmp, "pre.onnx")
+        quant_pre_process(src, pre, skip_symbolic_shape=True)
+        quantize_static(pre, dst, Reader(name, xtr[:N_CALIB]), quant_format=fmt,
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                        calibrate_method=CalibrationMethod.MinMax, **kw)
+    m = onnx.load(dst)
+    m.producer_name, m.producer_version = "zonnx models/quantize_models.py", ort.__version__
+    onnx.save(m, dst)
+
+
+def main() -> int:
+    (dtr, _), (dte, dyte) = digits_split()
+    (itr, _), (ite, iyte) = iris_split()
+    jobs = [
+        ("digits_cnn.onnx", "digits_cnn_int8_qdq.onnx", dtr, dte, dyte,
+         dict(fmt=QuantFormat.QDQ, per_channel=True)),
+        ("digits_cnn.onnx", "digits_cnn_int8_qop.onnx", dtr, dte, dyte,
+         dict(fmt=QuantFormat.QOperator, per_channel=False)),
+        ("iris_mlp.onnx", "iris_mlp_int8_qop.onnx", itr, ite, iyte,
+         dict(fmt=QuantFormat.QOperator, per_channel=False)),
+    ]
+    for src, dst, xtr, xte, yte, kw in jobs:
+        src, dst = os.path.join(HERE, src), os.path.join(HERE, dst)
+        quantize(src, dst, xtr, **kw)
+        fa, qa = accuracy(src, xte, yte), accuracy(dst, xte, yte)
+        fs, qs = os.path.getsize(src), os.path.getsize(dst)
+        ops = sorted({n.op_type for n in onnx.load(dst).graph.node})
+        print(f"{os.path.basename(dst)}: accuracy int8 {qa:.4f} vs float {fa:.4f} "
+              f"({len(yte)} test samples); size {qs} vs {fs} bytes ({qs / fs:.2f}x); "
+              f"ops {', '.join(ops)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
