@@ -132,10 +132,10 @@ class _Emitter:
                 out.append(f"/* {kind.lower()} {i} '{t.name}': {t.dtype.name} {list(t.shape)} */")
                 out.append(f"#define {P}_{kind}{i}_SIZE {t.size}u")
                 out.append(f"#define {P}_{kind}{i}_BYTES {t.nbytes}u")
-        out += ["", f"/* Run one inference. Buffers must not overlap; returns ZONNX_OK or a",
-                f" * negative ZONNX_ERR_* code. Not reentrant: the arena is static. */",
+        out += ["", "/* Run one inference. Buffers must not overlap; returns ZONNX_OK or a",
+                " * negative ZONNX_ERR_* code. Not reentrant: the arena is static. */",
                 f"int {p}_run({self.signature()});", "",
-                f"/* Generic descriptor for harnesses driving any model (zonnx_model_run). */",
+                "/* Generic descriptor for harnesses driving any model (zonnx_model_run). */",
                 f"extern const struct zonnx_model {p}_model;", "",
                 "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {P}_H_ */", ""]
         return "\n".join(out)

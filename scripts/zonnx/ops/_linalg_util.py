@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from ..cgen import c_float
+from ..cgen import broadcast_shape, c_float
 from ._reduce_util import scaled
 from .activation import activation_expr
 from .base import LowerCtx
@@ -130,3 +130,32 @@ def matmul_2d(spec: MatmulSpec) -> str:
     """Statements computing `y` from pointers `a`, `b` (and whatever `bias` reads)."""
     spec = spec.normalized()
     return _dot_form(spec) if spec.trans_b else _axpy_form(spec)
+
+
+# -- shapes of a matrix product (numpy matmul rules) -------------------------------
+
+@dataclass(frozen=True)
+class MatmulShapes:
+    batch: tuple[int, ...]
+    batch_a: tuple[int, ...]
+    batch_b: tuple[int, ...]
+    m: int
+    n: int
+    k: int
+
+
+def matmul_shapes(ctx: LowerCtx, ai: int, bi: int) -> MatmulShapes:
+    sa, sb = tuple(ctx.tin(ai).shape), tuple(ctx.tin(bi).shape)
+    if not sa or not sb:
+        raise ctx.reject("matrix product operands must have rank >= 1")
+    m, k = (1, sa[0]) if len(sa) == 1 else sa[-2:]
+    k2, n = (sb[0], 1) if len(sb) == 1 else sb[-2:]
+    batch_a, batch_b = sa[:-2], sb[:-2]
+    try:
+        batch = broadcast_shape(batch_a, batch_b)
+    except ValueError:
+        raise ctx.reject(f"batch dimensions of {list(sa)} and {list(sb)} do not broadcast") from None
+    want = batch + ((m,) if len(sa) > 1 else ()) + ((n,) if len(sb) > 1 else ())
+    if k != k2 or tuple(ctx.tout().shape) != want:
+        raise ctx.reject(f"shapes {list(sa)} @ {list(sb)} -> {list(ctx.tout().shape)} do not match")
+    return MatmulShapes(batch, batch_a, batch_b, m, n, k)

@@ -36,6 +36,7 @@ import numpy as np
 from ..cgen import numel
 from ..errors import Unsupported
 from ._conv_util import Offset, Window, forward_walk, plus, scaled, spatial_strides, visited_taps
+from ._linalg_util import matmul_shapes
 from .base import KernelFn, LowerCtx, Step
 from .conv import ConvSpec
 
@@ -374,32 +375,6 @@ def int_conv_body(spec: ConvSpec, q: IntConv) -> tuple[str, int]:
 
 # -- matrix product -------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class MatmulShapes:
-    batch: tuple[int, ...]
-    batch_a: tuple[int, ...]
-    batch_b: tuple[int, ...]
-    m: int
-    n: int
-    k: int
-
-
-def matmul_shapes(ctx: LowerCtx, ai: int, bi: int) -> MatmulShapes:
-    from ..cgen import broadcast_shape
-    sa, sb = tuple(ctx.tin(ai).shape), tuple(ctx.tin(bi).shape)
-    if not sa or not sb:
-        raise ctx.reject("matrix product operands must have rank >= 1")
-    m, k = (1, sa[0]) if len(sa) == 1 else sa[-2:]
-    k2, n = (sb[0], 1) if len(sb) == 1 else sb[-2:]
-    batch_a, batch_b = sa[:-2], sb[:-2]
-    try:
-        batch = broadcast_shape(batch_a, batch_b)
-    except ValueError:
-        raise ctx.reject(f"batch dimensions of {list(sa)} and {list(sb)} do not broadcast") from None
-    want = batch + ((m,) if len(sa) > 1 else ()) + ((n,) if len(sb) > 1 else ())
-    if k != k2 or tuple(ctx.tout().shape) != want:
-        raise ctx.reject(f"shapes {list(sa)} @ {list(sb)} -> {list(ctx.tout().shape)} do not match")
-    return MatmulShapes(batch, batch_a, batch_b, m, n, k)
 
 
 def _times(expr: str, stride: int) -> str:

@@ -265,7 +265,7 @@ def direction_body(spec: RnnSpec, ctx: LowerCtx, d: int, cell: str, n_states: in
                        f"x{5 + k} + {lin_expr(d * sd_s, ('b', sb_s))}, {4 * h}u); }}")
     loop = []
     if spec.seq_lens:
-        loop += [f"int32_t len = x4[b] < 0 ? 0 : x4[b];",
+        loop += ["int32_t len = x4[b] < 0 ? 0 : x4[b];",
                  f"if (len > {s}) {{ len = {s}; }}"]
         if ctx.node.output(0):
             loop.append(f"if (t >= len) {{ memset(y0 + {lin_expr(d * yd_s, ('t', yt_s), ('b', yb_s))}, "

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
-from ..cgen import broadcast_index, broadcast_shape, loop_nest, numel
-from ._linalg_util import MatmulSpec, fused_activation, matmul_2d
+from ..cgen import broadcast_index, loop_nest, numel
+from ._linalg_util import MatmulSpec, fused_activation, matmul_2d, matmul_shapes
 from ._reduce_util import void_body
 from .base import LowerCtx, Lowered, Op, register
 
@@ -26,19 +26,8 @@ class MatMul(Op):
     def lower(self, ctx: LowerCtx) -> Lowered:
         for i in (0, 1):
             ctx.require_dtype(ctx.tin(i), ["float32"])
-        sa, sb = tuple(ctx.tin(0).shape), tuple(ctx.tin(1).shape)
-        if not sa or not sb:
-            raise ctx.reject("MatMul operands must have rank >= 1")
-        m, k = (1, sa[0]) if len(sa) == 1 else sa[-2:]
-        k2, n = (sb[0], 1) if len(sb) == 1 else sb[-2:]
-        batch_a, batch_b = sa[:-2], sb[:-2]
-        try:
-            batch = broadcast_shape(batch_a, batch_b)
-        except ValueError:
-            raise ctx.reject(f"batch dimensions of {list(sa)} and {list(sb)} do not broadcast") from None
-        want = batch + ((m,) if len(sa) > 1 else ()) + ((n,) if len(sb) > 1 else ())
-        if k != k2 or tuple(ctx.tout().shape) != want:
-            raise ctx.reject(f"shapes {list(sa)} @ {list(sb)} -> {list(ctx.tout().shape)} do not match")
+        sh = matmul_shapes(ctx, 0, 1)
+        batch, batch_a, batch_b, m, n, k = sh.batch, sh.batch_a, sh.batch_b, sh.m, sh.n, sh.k
         nb = numel(batch)
         if nb * m * n == 0:
             return Lowered([ctx.step("matmul", void_body([0, 1], [0]))])

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from ._names import add_const
 from ..ir import FLOAT32, Graph, Node, Tensor
 
 Tensors = dict[str, Tensor]
@@ -133,21 +134,6 @@ def _foldable_producer(p: Node, x: str, g: Graph, users: dict[str, list[int]],
             and out is not None and out.dtype == FLOAT32)
 
 
-def _fresh(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        name, k = f"{base}_{k}", k + 1
-    taken.add(name)
-    return name
-
-
-def _add_const(tensors: Tensors, taken: set[str], base: str, value: np.ndarray) -> str:
-    name = _fresh(base, taken)
-    arr = np.ascontiguousarray(value, dtype=np.float32)
-    tensors[name] = Tensor(name, FLOAT32, tuple(arr.shape), arr)
-    return name
-
-
 def fold_batchnorm(g: Graph) -> Graph:
     nodes: list[Node | None] = list(g.nodes)
     tensors = dict(g.tensors)
@@ -169,8 +155,8 @@ def fold_batchnorm(g: Graph) -> Graph:
         if folded is None:
             continue
         w, b, attrs = folded
-        w_name = _add_const(tensors, taken, f"{p.input(1)}_bnfold", w)
-        b_name = _add_const(tensors, taken, f"{p.name}_bnfold_bias", b)
+        w_name = add_const(tensors, taken, f"{p.input(1)}_bnfold", w.astype(np.float32))
+        b_name = add_const(tensors, taken, f"{p.name}_bnfold_bias", b.astype(np.float32))
         nodes[j] = dataclasses.replace(p, inputs=(p.inputs[0], w_name, b_name),
                                        outputs=(bn.outputs[0],), attrs={**p.attrs, **attrs})
         nodes[i] = None

@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from ._names import add_const, fresh_name
 from ..ir import DTYPE_BY_NAME, FLOAT32, Graph, Node, Tensor
 
 _QRANGE = {"int8": (-128, 127), "uint8": (0, 255)}
@@ -79,22 +80,6 @@ def _single(arr: np.ndarray | None):
     if flat.size == 0 or not np.all(flat == flat[0]):
         return None
     return flat[0]
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        name, k = f"{base}_{k}", k + 1
-    taken.add(name)
-    return name
-
-
-def _add_const(tensors: Tensors, taken: set[str], base: str, value: np.ndarray) -> str:
-    name = _fresh(base, taken)
-    arr = np.ascontiguousarray(value)
-    dt = next(d for d in DTYPE_BY_NAME.values() if d.np is not None and np.dtype(d.np) == arr.dtype)
-    tensors[name] = Tensor(name, dt, tuple(arr.shape), arr)
-    return name
 
 
 def _plain(n: Node | None, op_type: str) -> bool:
@@ -124,7 +109,7 @@ def _zero_point(g: Graph, node: Node, i: int, dtype: str, tensors: Tensors, take
     zeros when absent; None when run-time or of another type."""
     name = node.input(i)
     if not name:
-        return _add_const(tensors, taken, f"{node.name or node.outputs[0]}_zero_point",
+        return add_const(tensors, taken, f"{node.name or node.outputs[0]}_zero_point",
                           np.zeros(() if n == 1 else (n,), dtype=DTYPE_BY_NAME[dtype].np))
     t = g.tensors.get(name)
     return name if t is not None and t.is_const and t.dtype.name == dtype else None
@@ -413,13 +398,13 @@ def _fuse_compute(g: Graph) -> Graph:
         out_nodes = [fused]
         if needs_clip:
             yt = g.tensors[m.y.q]
-            pre = _fresh(f"{m.y.q}_unclamped", taken)
+            pre = fresh_name(f"{m.y.q}_unclamped", taken)
             tensors[pre] = Tensor(pre, yt.dtype, yt.shape)
             np_t = DTYPE_BY_NAME[m.y.dtype].np
-            qlo = _add_const(tensors, taken, f"{m.p.name}_clamp_min", np.array(clamp[0], dtype=np_t))
-            qhi = _add_const(tensors, taken, f"{m.p.name}_clamp_max", np.array(clamp[1], dtype=np_t))
+            qlo = add_const(tensors, taken, f"{m.p.name}_clamp_min", np.array(clamp[0], dtype=np_t))
+            qhi = add_const(tensors, taken, f"{m.p.name}_clamp_max", np.array(clamp[1], dtype=np_t))
             out_nodes = [Node(fused.name, fused.op_type, fused.inputs, (pre,), fused.attrs, ""),
-                         Node(_fresh(f"{m.p.name}_clamp", taken), "Clip", (pre, qlo, qhi), (m.y.q,),
+                         Node(fresh_name(f"{m.p.name}_clamp", taken), "Clip", (pre, qlo, qhi), (m.y.q,),
                               {"_quant": "int8"}, "")]
         for n in (m.p, m.act):
             if n is not None:
