@@ -59,16 +59,21 @@ def test_twister_passes(twister):
 def test_arena_section_is_applied(twister):
     from elftools.elf.elffile import ELFFile
     _, out, _ = twister
-    elfs = [os.path.join(d, "zephyr", "zephyr.elf") for d, _, _ in os.walk(out)
-            if d.endswith("zonnx.runtime.arena_section")]
-    assert elfs
-    for elf in elfs:
-        with open(elf, "rb") as f:
+    images = []
+    for d, _, _ in os.walk(out):
+        if d.endswith("zonnx.runtime.arena_section"):
+            # native_sim links zephyr.elf into zephyr.exe; Cortex-M boots zephyr.elf
+            found = [os.path.join(d, "zephyr", f) for f in ("zephyr.exe", "zephyr.elf")
+                     if os.path.isfile(os.path.join(d, "zephyr", f))]
+            images += found[:1]
+    assert len(images) == len(PLATFORMS), images
+    for image in images:
+        with open(image, "rb") as f:
             e = ELFFile(f)
             sym = e.get_section_by_name(".symtab").get_symbol_by_name("m_arena")[0]
             sec = e.get_section(sym["st_shndx"])
-            assert "noinit" in sec.name, sec.name
-            assert sym["st_value"] % 64 == 0     # CONFIG_ZONNX_ARENA_ALIGN=64
+            assert "noinit" in sec.name, (image, sec.name)
+            assert sym["st_value"] % 64 == 0, image     # CONFIG_ZONNX_ARENA_ALIGN=64
 
 
 def test_regenerates_only_when_model_or_generator_change(tmp_path):
