@@ -49,7 +49,7 @@ def test_twister_passes(twister):
         suites = json.load(f)["testsuites"]
     ran = {(s["name"].split("/")[-1] if "/" in s["name"] else s["name"], s["platform"])
            for s in suites if s.get("status") == "passed"}
-    for scenario in ("zonnx.runtime", "zonnx.models", "zonnx.kernels", "zonnx.multi_model",
+    for scenario in ("zonnx.runtime", "zonnx.models", "zonnx.kernels", "zonnx.multi_model", "zonnx.int8",
                      "zonnx.shell", "sample.zonnx.hello_onnx", "sample.zonnx.digits",
                      "sample.zonnx.run_model"):
         for plat in ("native_sim", "qemu_cortex_m3"):
