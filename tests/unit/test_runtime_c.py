@@ -37,3 +37,11 @@ def test_golden_files_carry_labels_and_oracle(tmp_path):
     assert main(["generate", MODEL, "--name", "g", "-o", str(tmp_path), "--golden-dataset", "iris",
                  "--golden", "4"]) == 0
     assert "g_golden_labels[4]" in (tmp_path / "g_golden.c").read_text()
+
+
+def test_golden_falls_back_to_onnxruntime(tmp_path):
+    # onnx.reference has no DequantizeLinear before opset 19; this QDQ model is opset 17
+    model = os.path.join(paths.REPO_ROOT, "models", "digits_cnn_int8_qdq.onnx")
+    assert main(["generate", model, "--name", "q", "-o", str(tmp_path), "--golden-dataset", "digits",
+                 "--golden", "2"]) == 0
+    assert "q_golden_out0[20]" in (tmp_path / "q_golden.c").read_text()
