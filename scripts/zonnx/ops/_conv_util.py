@@ -482,3 +482,17 @@ def count_expr(vals: Sequence[tuple[Val, Val]]) -> tuple[str, np.ndarray]:
 
 def spatial_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(row_strides(list(shape)))
+
+
+def conv_groups(ctx, x, w) -> tuple[int, int, int]:
+    """(batch, channels, group) after the checks every convolution shares:
+    N, C and a spatial axis, weights of the input's rank, group dividing C."""
+    if len(x.shape) < 3:
+        raise ctx.reject(f"input rank {len(x.shape)}: needs N, C and at least one spatial axis")
+    if len(w.shape) != len(x.shape):
+        raise ctx.reject(f"weights rank {len(w.shape)} differs from input rank {len(x.shape)}")
+    group = int(ctx.attr("group", 1))
+    n, c = x.shape[:2]
+    if group < 1 or c % group:
+        raise ctx.reject(f"group {group} does not divide the {c} input channels")
+    return n, c, group

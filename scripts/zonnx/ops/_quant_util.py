@@ -35,7 +35,7 @@ import numpy as np
 
 from ..cgen import numel
 from ..errors import Unsupported
-from ._conv_util import Offset, Window, forward_walk, plus, scaled, spatial_strides, visited_taps
+from ._conv_util import Offset, Window, conv_groups, forward_walk, plus, scaled, spatial_strides, visited_taps
 from ._linalg_util import matmul_shapes
 from .base import KernelFn, LowerCtx, Step
 from .conv import ConvSpec
@@ -238,14 +238,7 @@ def int_conv_spec(ctx: LowerCtx, xi: int, wi: int, bi: int | None) -> ConvSpec:
     """Shapes of ConvInteger / QLinearConv (input xi, weights wi, bias bi)."""
     from ._conv_util import read_kernel
     x, w = ctx.tin(xi), ctx.tin(wi)
-    if len(x.shape) < 3:
-        raise ctx.reject(f"input rank {len(x.shape)}: needs N, C and at least one spatial axis")
-    if len(w.shape) != len(x.shape):
-        raise ctx.reject(f"weights rank {len(w.shape)} differs from input rank {len(x.shape)}")
-    group = int(ctx.attr("group", 1))
-    n, c = x.shape[:2]
-    if group < 1 or c % group:
-        raise ctx.reject(f"group {group} does not divide the {c} input channels")
+    n, c, group = conv_groups(ctx, x, w)
     m = w.shape[0]
     if w.shape[1] * group != c or m % group:
         raise ctx.reject(f"weights {list(w.shape)} do not match {c} input channels in {group} groups")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..cgen import numel
-from ._conv_util import (Axis, Offset, Window, WalkFn, check_output, forward_axes,
+from ._conv_util import (Axis, Offset, Window, WalkFn, check_output, conv_groups, forward_axes,
                          forward_walk, fused_activation, plus, read_kernel, scaled,
                          spatial_strides, visited_taps)
 from .base import LowerCtx, Lowered, Op, register
@@ -84,14 +84,7 @@ def conv_spec(ctx: LowerCtx, transposed: bool) -> ConvSpec:
     x, w = ctx.tin(0), ctx.tin(1)
     for t in (x, w, ctx.tout()):
         ctx.require_dtype(t, ["float32"])
-    if len(x.shape) < 3:
-        raise ctx.reject(f"input rank {len(x.shape)}: needs N, C and at least one spatial axis")
-    if len(w.shape) != len(x.shape):
-        raise ctx.reject(f"weights rank {len(w.shape)} differs from input rank {len(x.shape)}")
-    group = int(ctx.attr("group", 1))
-    n, c = x.shape[:2]
-    if group < 1 or c % group:
-        raise ctx.reject(f"group {group} does not divide the {c} input channels")
+    n, c, group = conv_groups(ctx, x, w)
     if transposed:
         if w.shape[0] != c:
             raise ctx.reject(f"weights {list(w.shape)} do not match {c} input channels")
