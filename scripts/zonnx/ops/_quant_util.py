@@ -35,7 +35,8 @@ import numpy as np
 
 from ..cgen import numel
 from ..errors import Unsupported
-from ._conv_util import Offset, Window, conv_groups, forward_walk, plus, scaled, spatial_strides, visited_taps
+from ._conv_util import (Offset, Window, conv_groups, forward_walk, plus, scaled, spatial_strides,
+                         visited_taps)
 from ._linalg_util import matmul_shapes
 from .base import KernelFn, LowerCtx, Step
 from .conv import ConvSpec
