@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .errors import Unsupported, ZonnxError
 from .ir import Graph, Node
 from .ops import REGISTRY, LowerCtx, Lowered
-from .ops.base import schema_version
+from .ops.base import LowerOptions, schema_version
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _check_tensors(node: Node, g: Graph) -> None:
                                    "or bind shape-deciding inputs with --const")
 
 
-def lower_node(node: Node, g: Graph) -> Lowered:
+def lower_node(node: Node, g: Graph, options: LowerOptions | None = None) -> Lowered:
     opset = g.opset(node.domain)
     where = dict(node=node.name, op=node.op_type, opset=opset, file=g.source or None)
     op = REGISTRY.get((node.domain, node.op_type))
@@ -57,7 +57,7 @@ def lower_node(node: Node, g: Graph) -> Lowered:
                          f"versions from {op.since})", **where)
     try:
         _check_tensors(node, g)
-        ctx = LowerCtx(node, g, version)
+        ctx = LowerCtx(node, g, version, options)
         low = op.lower(ctx)
         low.consts.update(ctx.derived)
         return low
@@ -67,20 +67,20 @@ def lower_node(node: Node, g: Graph) -> Lowered:
         raise
 
 
-def problems(g: Graph) -> list[tuple[Node, ZonnxError | None]]:
+def problems(g: Graph, options: LowerOptions | None = None) -> list[tuple[Node, ZonnxError | None]]:
     """Every node with its rejection (None when it lowers)."""
     out = []
     for node in g.nodes:
         try:
-            lower_node(node, g)
+            lower_node(node, g, options)
             out.append((node, None))
         except ZonnxError as e:
             out.append((node, e))
     return out
 
 
-def lower(g: Graph) -> Program:
-    nodes = tuple(LoweredNode(n, lower_node(n, g)) for n in g.nodes)
+def lower(g: Graph, options: LowerOptions | None = None) -> Program:
+    nodes = tuple(LoweredNode(n, lower_node(n, g, options)) for n in g.nodes)
     derived = {k: t for ln in nodes for k, t in ln.lowered.consts.items()}
     if derived:   # constants the lowerings made (transposed weights...) join the graph
         g = g.replace(tensors={**g.tensors, **derived})

@@ -16,6 +16,7 @@ from .emit import EmitOptions, emit
 from .ir import Graph
 from .load import LoadOptions, load
 from .lower import Program, lower
+from .ops.base import LowerOptions
 from .memplan import MemoryPlan, plan_memory
 from .passes import run_passes
 
@@ -26,6 +27,7 @@ class GenerateOptions:
     load: LoadOptions = field(default_factory=LoadOptions)
     disabled_passes: tuple[str, ...] = ()
     command: str = ""
+    lowering: LowerOptions = field(default_factory=LowerOptions)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def optimize(path: str, opts: GenerateOptions) -> Graph:
 def generate(path: str, opts: GenerateOptions) -> Generated:
     validate_name(opts.name)
     g = optimize(path, opts)
-    prog = lower(g)
+    prog = lower(g, opts.lowering)
     plan = plan_memory(prog)
     files = emit(prog, plan, EmitOptions(opts.name, opts.command))
     return Generated(g, prog, plan, files)

@@ -135,23 +135,100 @@ def requant_reference(acc: np.ndarray, real) -> np.ndarray:
     return np.array(out, dtype=np.int64).reshape(np.shape(acc))
 
 
-def requant_lines(acc: str, m0: str, shift: str, zp: str, out_dtype: str, dst: str) -> list[str]:
-    """C statements: dst = saturate(round_half_even(acc * m0 / 2^shift) + zp).
-    `shift` is a literal or an int32 expression (1..62)."""
-    lo, hi = QRANGE[out_dtype]
+def requant_lines(acc: str, m0: str, shift: str, zp: str, out_dtype: str, dst: str,
+                  bounds: tuple[int, int] | None = None, rounding: str = "half-even") -> list[str]:
+    """C statements: dst = clamp(round(acc * m0 / 2^shift) + zp, bounds) with
+    bounds the output type's range unless given (a fused Relu / Clip).
+    `shift` is a literal or an int32 expression (1..62).
+
+    rounding "half-even": the exact round half to even.
+    rounding "cmsis-nn": CMSIS-NN's arm_nn_requantize for the same (m0, shift)
+    (its multiplier is m0, its shift 31 - shift): by default a rounding
+    doubling high multiply (half up, t = min(shift, 31) bits) and then a
+    rounding divide by 2^(shift - t) (half away from zero); with
+    CMSIS_NN_USE_SINGLE_ROUNDING one rounding half up. Computed in int64, so it
+    equals CMSIS-NN wherever CMSIS-NN's int32 steps do not overflow (the
+    backend only calls arm_* when they cannot)."""
+    lo, hi = bounds if bounds is not None else QRANGE[out_dtype]
+    ct = f"{out_dtype}_t"
+    zp_term = "" if zp == "0" else (f" - {zp[1:]}" if zp.startswith("-") else f" + {zp}")
+    store = f"{dst} = ({ct})(q < {lo} ? {lo} : (q > {hi} ? {hi} : q));"
+    if rounding == "cmsis-nn":
+        return _cmsis_requant(acc, m0, shift, zp_term) + [store]
     if shift.isdigit():
         half = f"UINT64_C({(1 << (int(shift) - 1)) - 1})"
     else:
         half = f"((UINT64_C(1) << ({shift} - 1)) - 1u)"
-    ct = f"{out_dtype}_t"
-    zp_term = "" if zp == "0" else (f" - {zp[1:]}" if zp.startswith("-") else f" + {zp}")
     return [
         f"const int64_t p = (int64_t){acc} * {m0};",
         "const uint64_t u = p < 0 ? (uint64_t)0 - (uint64_t)p : (uint64_t)p;",
         f"const uint64_t r = (u + {half} + ((u >> {shift}) & 1u)) >> {shift};",
         f"const int64_t q = (p < 0 ? -(int64_t)r : (int64_t)r){zp_term};",
-        f"{dst} = ({ct})(q < {lo} ? {lo} : (q > {hi} ? {hi} : q));",
+        store,
     ]
+
+
+def _cmsis_requant(acc: str, m0: str, shift: str, zp_term: str) -> list[str]:
+    """int64 q = arm_nn_requantize(acc, m0, 31 - shift) + zp (see requant_lines).
+    Right shifts of negative values are arithmetic on every compiler zonnx
+    supports (as CMSIS-NN itself assumes)."""
+    p = f"(int64_t){acc} * {m0}"
+    if shift.isdigit():
+        s = int(shift)
+        t, r = min(s, 31), max(s - 31, 0)
+        te, re_ = str(t), str(r)
+        div = [] if r == 0 else [
+            f"const int64_t rem = h & {(1 << r) - 1};",
+            f"q0 = (h >> {r}) + (rem > ({(1 << r) - 1} >> 1) + (h < 0 ? 1 : 0));"]
+        head = []
+        single = f"((int64_t){acc} * {m0} + (INT64_C(1) << {s - 1})) >> {s}"
+    else:
+        head = [f"const int32_t t = {shift} < 31 ? {shift} : 31;", f"const int32_t rs = {shift} - t;"]
+        te, re_ = "t", "rs"
+        div = ["if (rs > 0) {",
+               "    const int64_t mask = (INT64_C(1) << rs) - 1;",
+               "    q0 = (h >> rs) + ((h & mask) > ((mask >> 1) + (h < 0 ? 1 : 0)));",
+               "}"]
+        single = f"((int64_t){acc} * {m0} + (INT64_C(1) << ({shift} - 1))) >> {shift}"
+    return [
+        "#if defined(CMSIS_NN_USE_SINGLE_ROUNDING)",
+        f"const int64_t q = ({single}){zp_term};",
+        "#else",
+        *head,
+        f"const int64_t h = ({p} + (INT64_C(1) << ({te} - 1))) >> {te};",
+        "int64_t q0 = h;",
+        *div,
+        f"const int64_t q = q0{zp_term};",
+        "#endif",
+    ]
+
+
+def cmsis_requant_reference(acc: np.ndarray, m0: int, shift: int) -> np.ndarray:
+    """What the "cmsis-nn" rounding computes before the zero point (Python
+    integers, for tests): CMSIS-NN's double rounding."""
+    t, r = min(shift, 31), max(shift - 31, 0)
+    out = []
+    for a in np.asarray(acc).reshape(-1):
+        h = (int(a) * m0 + (1 << (t - 1))) >> t
+        q = h >> r
+        if r:
+            mask = (1 << r) - 1
+            q += (h & mask) > ((mask >> 1) + (1 if h < 0 else 0))
+        out.append(q)
+    return np.array(out, dtype=np.int64).reshape(np.shape(acc))
+
+
+def out_bounds(ctx: LowerCtx, dtype: str) -> tuple[int, int]:
+    """The integer output range: the type's, narrowed by a fused activation
+    (attribute `_clamp` = [lo, hi], set by the fuse-qdq pass)."""
+    lo, hi = QRANGE[dtype]
+    c = ctx.attr("_clamp")
+    if c is None:
+        return lo, hi
+    c = [int(v) for v in c]
+    if len(c) != 2 or not lo <= c[0] <= c[1] <= hi:
+        raise ctx.reject(f"_clamp {c} is not a sub-range of {dtype}")
+    return c[0], c[1]
 
 
 def shifted(e: str, zp: str) -> str:
@@ -382,7 +459,8 @@ def int_matmul(ctx: LowerCtx, ai: int, bi: int, za: int, zb: np.ndarray,
     """Kernel text, MACs, inputs and tables of an integer matrix product.
 
     zb: B's zero point per column [N]; requant: ((m0, shift) table [N, 2] and
-    zp_y) for an int8/uint8 output, None for the int32 output of MatMulInteger.
+    zp_y) for an int8/uint8 output, None for the int32 output of MatMulInteger
+    (the output bounds and rounding then come from the node, see out_bounds).
     With constant B the kernel reads B transposed ([N, K], a derived constant)
     and folds the zero points into per-column corrections computed here:
     sum_k (a - za)(b - zb) = sum_k a*b - za*colsum_b + K*za*zb - zb*rowsum_a.
@@ -452,7 +530,8 @@ def int_matmul(ctx: LowerCtx, ai: int, bi: int, za: int, zb: np.ndarray,
             t = tabs.add("requant", table.astype(np.int32))
             lines_q = [f"const int32_t m0 = {t}[2 * n];", f"const int32_t sh = {t}[2 * n + 1];"]
             m0, s = "m0", "sh"
-        store = lines_q + requant_lines("acc", m0, s, str(int(zy)), y_t.dtype.name, "yr[n]")
+        store = lines_q + requant_lines("acc", m0, s, str(int(zy)), y_t.dtype.name, "yr[n]",
+                                        out_bounds(ctx, y_t.dtype.name), ctx.options.rounding)
 
     def body2d(rows: str, corr_ptr: str | None) -> list[str]:
         init = f"{corr_ptr}[n]" if corr_ptr else "0"

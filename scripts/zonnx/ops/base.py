@@ -19,12 +19,42 @@ from ..errors import Unsupported
 from ..ir import DType, Graph, Node, Tensor
 
 
+KERNEL_BACKENDS = ("zonnx", "cmsis-nn")
+ROUNDINGS = ("half-even", "cmsis-nn")
+
+
+@dataclass(frozen=True)
+class LowerOptions:
+    """Model-wide lowering choices.
+
+    kernels: "zonnx" (portable C only) or "cmsis-nn" (arm_* calls where a
+    node's parameters fit, zonnx kernels elsewhere).
+    rounding: how the int8 convolution / matrix-product kernels requantize:
+    "half-even" (exact, as the ONNX spec and onnxruntime) or "cmsis-nn"
+    (CMSIS-NN's arm_nn_requantize, so that zonnx fallback kernels and arm_*
+    kernels of one model agree bit for bit). kernels="cmsis-nn" implies it.
+    """
+    kernels: str = "zonnx"
+    rounding: str = "half-even"
+
+    def __post_init__(self):
+        if self.kernels not in KERNEL_BACKENDS:
+            raise ValueError(f"kernels must be one of {KERNEL_BACKENDS}, not {self.kernels!r}")
+        if self.rounding not in ROUNDINGS:
+            raise ValueError(f"rounding must be one of {ROUNDINGS}, not {self.rounding!r}")
+        if self.kernels == "cmsis-nn" and self.rounding != "cmsis-nn":
+            object.__setattr__(self, "rounding", "cmsis-nn")
+
+
 @dataclass(frozen=True)
 class KernelFn:
-    """A static C function: `static void <prefix>_<hint>_<n>(params) { body }`."""
+    """A static C function: `static void <prefix>_<hint>_<n>(params) { body }`;
+    with `status`, `static int ...` returning ZONNX_OK or an error that the
+    run function passes on (for library calls that can refuse, e.g. CMSIS-NN)."""
     hint: str
     params: tuple[str, ...]
     body: str
+    status: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,16 +80,18 @@ class Lowered:
     inplace: tuple[tuple[int, int], ...] = ()   # (input, output) pairs the kernel may share
     backend: str = "zonnx"
     note: str = ""
+    includes: tuple[str, ...] = ()   # headers the kernels need, e.g. "arm_nnfunctions.h"
     consts: dict[str, Tensor] = field(default_factory=dict)   # derived constants (set by lowering)
 
 
 class LowerCtx:
     """What a lowering sees: the node, the graph, and the opset version in effect."""
 
-    def __init__(self, node: Node, graph: Graph, version: int):
+    def __init__(self, node: Node, graph: Graph, version: int, options: LowerOptions | None = None):
         self.node = node
         self.graph = graph
         self.version = version      # since_version of the schema the model uses
+        self.options = options or LowerOptions()
         self.derived: dict[str, Tensor] = {}
 
     def derived_const(self, hint: str, value: np.ndarray) -> str:

@@ -35,7 +35,7 @@ from ..cgen import numel
 from ._elementwise_util import broadcast_body, broadcast_check
 from ._ms_quant_util import (F32, INT8_TYPES, lookup_table, mlas_logistic, q_scale, q_zero,
                              table_index)
-from ._quant_util import Tables, multiplier, requant_lines, shifted, table_step
+from ._quant_util import Tables, multiplier, out_bounds, requant_lines, shifted, table_step
 from .base import LowerCtx, Lowered, Op, register
 
 MS = "com.microsoft"
@@ -597,7 +597,8 @@ class QGemm(Op):
                   f"for (int32_t kk = 0; kk < {k}; kk++) {{ "
                   f"{acc.add(f'{shifted(ae, str(za))} * {shifted(be, zbe)}')} }}",
                   *acc.finish(),
-                  *requant_lines("acc", m0, sh, str(zy), y.dtype.name, f"y0[i * {n} + j]")]
+                  *requant_lines("acc", m0, sh, str(zy), y.dtype.name, f"y0[i * {n} + j]",
+                                 out_bounds(ctx, y.dtype.name), ctx.options.rounding)]
         body = "\n".join([f"    for (int32_t i = 0; i < {m}; i++) {{",
                            f"        for (int32_t j = 0; j < {n}; j++) {{",
                            *[f"            {s}" for s in lines],

@@ -18,8 +18,8 @@ import numpy as np
 
 from ._conv_util import check_output, forward_axes
 from ._quant_util import (INT8_TYPES, IntConv, Tables, const_values, conv_accumulation,
-                          int_conv_body, int_conv_spec, multiplier_table, per_channel,
-                          requant_lines, scalar_value, table_step)
+                          int_conv_body, int_conv_spec, multiplier_table, out_bounds,
+                          per_channel, requant_lines, scalar_value, table_step)
 from .base import LowerCtx, Lowered, Op, register
 
 
@@ -68,8 +68,9 @@ class QLinearConv(Op):
             t = tabs.add("requant", table)
             setup += [f"const int32_t m0 = {t}[2 * m];", f"const int32_t sh = {t}[2 * m + 1];"]
             m0, sh = "m0", "sh"
+        bounds, rounding = out_bounds(ctx, yd), ctx.options.rounding
         q = IntConv(x.dtype.ctype, w.dtype.ctype, y.dtype.ctype, 3, plan, tuple(setup),
-                    lambda: requant_lines("acc", m0, sh, str(zy), yd, "*yp++"))
+                    lambda: requant_lines("acc", m0, sh, str(zy), yd, "*yp++", bounds, rounding))
         body, macs = int_conv_body(spec, q)
         ins = [0, 3] + ([8] if plan.reads_bias else [])
         note = "depthwise" if spec.cg == 1 and spec.group > 1 else ""
