@@ -191,22 +191,24 @@ def test_activation_becomes_a_clamp(tmp_path, case):
     act_nodes, act_out, y_zp, consts, clamp = CASES[case]
     model = _qdq_conv(act_nodes, act_out, y_zp, clip_consts=consts)
     g = run_passes(_graph(model, tmp_path))
-    want = ["QuantizeLinear", "QLinearConv"] + (["Clip"] if clamp else []) + ["DequantizeLinear"]
-    assert _ops(g) == want
-    if clamp:
-        clip = g.nodes[2]
-        assert [int(g.const(n).reshape(-1)[0]) for n in clip.inputs[1:]] == clamp
-        assert g.tensors[clip.inputs[1]].dtype.name == "uint8"
+    assert _ops(g) == ["QuantizeLinear", "QLinearConv", "DequantizeLinear"]
+    assert g.nodes[1].attr("_clamp") == clamp      # None: the output range implies it
     feeds = {"x": _rand(1, 3, 6, 6, lo=-2.4, hi=2.6)}
     _check_fused(model, feeds, tmp_path, "fused")
 
 
-def test_relu_clamp_needs_opset_12(tmp_path):
+def test_clamp_before_opset_12(tmp_path):
+    """The clamp is the kernel's saturation bounds, not an integer Clip node
+    (which needs opset 12): an opset-11 model fuses as well."""
     model = _qdq_conv([helper.make_node("Relu", ["c"], ["a"])], "a", 128, opset=11)
-    assert "QLinearConv" not in _ops(run_passes(_graph(model, tmp_path)))
-    # zp == 0: the clamp is the saturation already, nothing to emit
-    model = _qdq_conv([helper.make_node("Relu", ["c"], ["a"])], "a", 0, opset=11)
-    assert "QLinearConv" in _ops(run_passes(_graph(model, tmp_path)))
+    g = run_passes(_graph(model, tmp_path))
+    assert _ops(g) == ["QuantizeLinear", "QLinearConv", "DequantizeLinear"]
+    assert g.nodes[1].attr("_clamp") == [128, 255]
+    _check_fused(model, {"x": _rand(1, 3, 6, 6, lo=-2.4, hi=2.6)}, tmp_path, "fused11")
+    # Clip with min > max is not folded
+    model = _qdq_conv([helper.make_node("Clip", ["c", "lo", "hi"], ["a"])], "a", 100,
+                      clip_consts={"lo": F32(1.0), "hi": F32(-1.0)})
+    assert "QLinearConv" not in _ops(fuse_qdq(_graph(model, tmp_path, "g2")))
 
 
 # -- where it must not fire ----------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_gemm_alpha_and_relu_clamp(tmp_path):
     g = run_passes(_graph(model, tmp_path))
     assert "QGemm" in _ops(g) and "Gemm" not in _ops(g)
     (qg,) = [n for n in g.nodes if n.op_type == "QGemm"]
-    assert qg.attr("alpha") == 0.5
+    assert qg.attr("alpha") == 0.5 and qg.attr("_clamp") == [100, 255]
     _check(model, {"x": _rand(*shape, lo=-2.5, hi=2.5)}, tmp_path)
 
 

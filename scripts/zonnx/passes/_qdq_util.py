@@ -203,7 +203,8 @@ def clamp(g: Graph, act: Node | None, ys: float, zy: int, dtype: str) -> tuple[i
         b = _clip_bounds(g, act)
         if b is None or any(math.isnan(v) for v in b):
             return None
-        return quantize(b[0], ys, zy, dtype), quantize(b[1], ys, zy, dtype)
+        lo, hi = quantize(b[0], ys, zy, dtype), quantize(b[1], ys, zy, dtype)
+        return (lo, hi) if lo <= hi else None      # min > max: left to the float Clip
     return None
 
 

@@ -6,11 +6,11 @@ transformers fuse them into integer kernels before running).
     DequantizeLinear(x_q) ----------------------\
     DequantizeLinear(w_q, constant) -------------> Conv -> [Relu | Clip] -> QuantizeLinear
     [DequantizeLinear(b_q int32, constant)] -----/
-        ==>  QLinearConv(x_q, w_q, b_q) [-> Clip on the integer output]
+        ==>  QLinearConv(x_q, w_q, b_q) [_clamp = integer bounds of the activation]
 
-    DQ(a_q) -> MatMul <- DQ(b_q) -> [Relu | Clip] -> Q   ==>  QLinearMatMul [-> Clip]
+    DQ(a_q) -> MatMul <- DQ(b_q) -> [Relu | Clip] -> Q   ==>  QLinearMatMul [_clamp]
     DQ(a_q) -> Gemm <- DQ(b_q constant) [, DQ(c int32)] -> [Relu | Clip] -> Q
-                                                        ==>  com.microsoft QGemm [-> Clip]
+                                                        ==>  com.microsoft QGemm [_clamp]
 
 (passes/_qdq_linear.py), the com.microsoft QLinear* ops onnxruntime uses
 for Add, Mul, AveragePool, GlobalAveragePool, Concat, Softmax, Sigmoid and
@@ -39,13 +39,15 @@ and likewise for min: Relu becomes a clamp at Q(0) = zp_y and Clip with
 constant bounds a clamp at [Q(lo), Q(hi)] of the integer result. A clamp that
 the output range already implies (zp_y == qmin for Relu, as in every model
 onnxruntime's quantizer writes) is dropped; otherwise, after Conv / MatMul /
-Gemm it is a Clip on the integer tensor (ONNX Clip on int8/uint8, opset >= 12;
-before that the island stays float), folded into a lookup table, and after
-the com.microsoft ops the island stays float (as onnxruntime leaves it).
+Gemm it becomes the fused node's attribute `_clamp = [lo, hi]`, the bounds its
+kernel saturates to (so the CMSIS-NN kernels get it as activation min/max),
+in a lookup table it is folded into the table, and after the com.microsoft
+ops the island stays float (as onnxruntime leaves it).
 
-Fused nodes carry the attribute `_quant = "int8"` (an annotation, dropped
-when the graph is written back as ONNX); fused com.microsoft / zonnx nodes
-add their domain (version 1) to the graph's opsets.
+Fused nodes carry the attribute `_quant = "int8"`; `_quant` and `_clamp` are
+annotations, dropped when the graph is written back as ONNX (only zonnx's
+lowerings read them). Fused com.microsoft / zonnx nodes add their domain
+(version 1) to the graph's opsets.
 
 Order: this pass runs before fold-constants. From opset 19 on, onnx.reference
 evaluates DequantizeLinear, so fold-constants would turn DequantizeLinear of
@@ -57,35 +59,18 @@ islands left behind get their activations fused afterwards).
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from ._names import add_const, fresh_name
 from ._qdq_linear import fuse_linear
 from ._qdq_lookup import fuse_lookup
 from ._qdq_move import push_through
 from ._qdq_ms import fuse_ms
-from ._qdq_util import QRANGE, Match, Rewrite, clamp, match_output
-from ..ir import DTYPE_BY_NAME, Graph, Node, Tensor
+from ._qdq_util import QRANGE, Rewrite, clamp, match_output
+from ..ir import Graph, Node
 
 
 def fuse_qdq(g: Graph) -> Graph:
     return push_through(_fuse_islands(g))
-
-
-def _with_clamp(st: Rewrite, m: Match, fused: Node, bounds: tuple[int, int]) -> list[Node]:
-    """The fused node, then a Clip to `bounds` on its integer output unless
-    the output type's range is already that."""
-    if bounds == QRANGE[m.y.dtype]:
-        return [fused]
-    yt = st.g.tensors[m.y.q]
-    pre = fresh_name(f"{m.y.q}_unclamped", st.taken)
-    st.tensors[pre] = Tensor(pre, yt.dtype, yt.shape)
-    np_t = DTYPE_BY_NAME[m.y.dtype].np
-    qlo = add_const(st.tensors, st.taken, f"{m.p.name}_clamp_min", np.array(bounds[0], dtype=np_t))
-    qhi = add_const(st.tensors, st.taken, f"{m.p.name}_clamp_max", np.array(bounds[1], dtype=np_t))
-    return [Node(fused.name, fused.op_type, fused.inputs, (pre,), fused.attrs, fused.domain),
-            Node(fresh_name(f"{m.p.name}_clamp", st.taken), "Clip", (pre, qlo, qhi), (m.y.q,),
-                 {"_quant": "int8"}, "")]
 
 
 def _fuse_islands(g: Graph) -> Graph:
@@ -97,18 +82,18 @@ def _fuse_islands(g: Graph) -> Graph:
             continue
         fused: Node | None = None
         bounds = clamp(g, m.act, m.ys, m.zy, m.y.dtype)
-        if bounds is not None and (bounds == QRANGE[m.y.dtype] or g.opset("") >= 12):
-            fused = fuse_linear(st, m, scratch)    # Clip on integers needs opset 12
+        if bounds is not None:
+            fused = fuse_linear(st, m, scratch)
+            if fused is not None and bounds != QRANGE[m.y.dtype]:
+                fused = replace(fused, attrs={**fused.attrs, "_clamp": list(bounds)})
         fused = fused or fuse_ms(st, m, scratch) or fuse_lookup(st, m, scratch)
         if fused is None:
             continue
         st.tensors = scratch
-        out = _with_clamp(st, m, fused, bounds) if fused.op_type in ("QLinearConv", "QLinearMatMul",
-                                                                     "QGemm") else [fused]
         for n in (m.p, m.act):
             if n is not None:
                 st.remove(n)
-        st.slots[i] = out
+        st.slots[i] = [fused]
         if fused.domain:
             st.opsets.setdefault(fused.domain, 1)
     return st.graph()
