@@ -126,6 +126,7 @@ const char *zonnx_status_str(int status)
 	case ZONNX_ERR_SIZE: return "buffer size does not match the tensor";
 	case ZONNX_ERR_INPUT: return "input rejected";
 	case ZONNX_ERR_INTERNAL: return "internal error";
+	case ZONNX_ERR_BACKEND: return "CMSIS-NN kernel refused the call";
 	default: return "unknown status";
 	}
 }

@@ -24,6 +24,7 @@ enum zonnx_status {
 	ZONNX_ERR_SIZE = -3,      /**< a buffer's byte size does not match the tensor */
 	ZONNX_ERR_INPUT = -4,     /**< input values rejected by the model's input checks */
 	ZONNX_ERR_INTERNAL = -5,
+	ZONNX_ERR_BACKEND = -6,   /**< an optimized library kernel (CMSIS-NN) refused the call */
 };
 
 /** Element types; values are ONNX TensorProto data types. */

@@ -11,6 +11,7 @@ import numpy as np
 from . import __version__
 from .errors import EXIT_OK, EXIT_REJECTED, ZonnxError
 from .load import LoadOptions
+from .ops.base import KERNEL_BACKENDS, ROUNDINGS, LowerOptions
 from .passes import PASS_NAMES
 
 
@@ -52,11 +53,33 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    metavar="PASS", help=f"skip a graph pass ({', '.join(PASS_NAMES)})")
 
 
+def _add_kernel_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kernels", choices=KERNEL_BACKENDS, default=None,
+                   help="cmsis-nn: call CMSIS-NN's arm_* functions for the int8 convolutions and "
+                        "matrix products whose parameters fit, zonnx kernels elsewhere "
+                        "(default zonnx)")
+    p.add_argument("--rounding", choices=ROUNDINGS, default=None,
+                   help="requantization of the int8 convolutions and matrix products: half-even "
+                        "(exact, as ONNX; default) or cmsis-nn (as CMSIS-NN; implied by "
+                        "--kernels cmsis-nn)")
+
+
+def _lower_options(args: argparse.Namespace) -> LowerOptions:
+    kernels = getattr(args, "kernels", None) or (
+        "cmsis-nn" if getattr(args, "cmsis_nn", None) else "zonnx")
+    rounding = getattr(args, "rounding", None)
+    if kernels == "cmsis-nn" and rounding == "half-even":
+        raise ZonnxError("--kernels cmsis-nn requantizes as CMSIS-NN does; --rounding half-even "
+                         "cannot apply")
+    return LowerOptions(kernels, rounding or ("cmsis-nn" if kernels == "cmsis-nn" else "half-even"))
+
+
 def _gen_options(args: argparse.Namespace, name: str):
     from .pipeline import GenerateOptions
     return GenerateOptions(name=name, load=load_options(args),
                            disabled_passes=tuple(args.disable_pass),
-                           command="zonnx " + " ".join(shlex.quote(a) for a in args.argv))
+                           command="zonnx " + " ".join(shlex.quote(a) for a in args.argv),
+                           lowering=_lower_options(args))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -74,6 +97,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         files.update(emit_golden(gen.program, args.name, report, recs, outs, labels, opts.command))
     for path in write_outputs(files, args.output):
         print(path)
+    from .backend_report import backend_summary
+    backend = backend_summary(json.loads(files[f"{args.name}.json"]))
+    if backend:
+        print(backend)
     return EXIT_OK
 
 
@@ -112,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--golden-dataset", choices=["digits", "iris"],
                    help="take golden inputs (and labels) from a data set's held-out samples")
     p.add_argument("--seed", type=int, default=0, help="seed for random golden inputs")
+    _add_kernel_args(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("inspect", help="ops, shapes, support, parameter and arena bytes")
@@ -140,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write footprint, instruction counts and errors as JSON")
     p.add_argument("--no-icount", action="store_true",
                    help="skip instruction counting (QEMU plugin / valgrind callgrind)")
+    _add_kernel_args(p)
+    p.add_argument("--cmsis-nn", metavar="PATH",
+                   help="a CMSIS-NN source tree to build and link (implies --kernels cmsis-nn)")
     p.set_defaults(func=cmd_run)
     return ap
 

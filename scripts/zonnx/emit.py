@@ -93,7 +93,10 @@ class _Emitter:
                             f"{self.plan.offsets[scratch_key(i, arg.index)]}u)")
             else:
                 args.append(self.tensor_expr(arg, ctype, i))
-        return f"{self.kernel_name(step.fn)}({', '.join(args)});"
+        call = f"{self.kernel_name(step.fn)}({', '.join(args)})"
+        if step.fn.status:
+            return f"{{ const int st = {call}; if (st != ZONNX_OK) {{ return st; }} }}"
+        return call + ";"
 
     def run_body(self) -> list[str]:
         lines = []
@@ -157,6 +160,9 @@ class _Emitter:
         g = self.prog.graph
         out = [banner(self.prog, self.opts), f'#include "{p}.h"', "", "#include <string.h>", "",
                '#include "zonnx/kernel_util.h"', ""]
+        includes = sorted({h for ln in self.prog.nodes for h in ln.lowered.includes})
+        if includes:
+            out += [f'#include "{h}"' for h in includes] + [""]
         if f"{p}_arena + " in "\n".join(run):
             out.append(f"static uint8_t {p}_arena[{P}_ARENA_SIZE > 0 ? {P}_ARENA_SIZE : 1] "
                        f"ZONNX_ARENA_ATTR;")
@@ -174,7 +180,8 @@ class _Emitter:
             out.append("};")
         out.append("")
         for name, fn in self.kernel_fns:
-            out.append(f"static ZONNX_KERNEL void {name}({', '.join(fn.params)})")
+            ret = "int" if fn.status else "void"
+            out.append(f"static ZONNX_KERNEL {ret} {name}({', '.join(fn.params)})")
             out.append("{")
             out.append(fn.body)
             out.append("}")
@@ -256,6 +263,7 @@ class _Emitter:
         return {
             "zonnx_version": __version__, "name": self.p, "model": g.source, "sha256": g.sha256,
             "opsets": g.opsets,
+            "kernels": self.prog.options.kernels, "rounding": self.prog.options.rounding,
             "inputs": [info(t) for _, t in self.ins], "outputs": [info(t) for _, t in self.outs],
             "arena_bytes": plan.arena_size, "arena_lower_bound": plan.lower_bound,
             "arena_alignment": ALIGN, "weights_bytes": self.weights_bytes,

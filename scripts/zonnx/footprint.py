@@ -92,6 +92,11 @@ def _symbols(elf):
                                  s["st_shndx"], s["st_value"])
 
 
+CMSIS_NN_PREFIXES = ("arm_nn_", "arm_convolve", "arm_depthwise", "arm_fully_connected",
+                     "arm_vector_sum", "arm_q7_to_q15", "arm_s8_to_s16", "arm_memset_s8",
+                     "arm_memcpy_s8")
+
+
 def classify(name: str, is_func: bool, model: str) -> str | None:
     """zonnx's part of an image a symbol belongs to, by its name; None for the rest."""
     if is_func:
@@ -99,6 +104,8 @@ def classify(name: str, is_func: bool, model: str) -> str | None:
             return "model run"
         if name.startswith(f"{model}_"):
             return "kernels"
+        if name.startswith(CMSIS_NN_PREFIXES):      # the CMSIS-NN backend's library
+            return "cmsis-nn"
         return "runtime" if name.startswith("zonnx_") else None
     if name == f"{model}_arena":
         return "arena"
@@ -130,8 +137,8 @@ def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: in
     with _open_elf(elf_path) as elf:
         secs = {s.name: s for s in elf.iter_sections()}
         sec_by_index = {i: s.name for i, s in enumerate(elf.iter_sections())}
-        flash_cats = {"weights": 0, "model tables": 0, "kernels": 0, "model run": 0, "runtime": 0,
-                      "harness": 0, "startup": 0, "C library": 0}
+        flash_cats = {"weights": 0, "model tables": 0, "kernels": 0, "cmsis-nn": 0, "model run": 0,
+                      "runtime": 0, "harness": 0, "startup": 0, "C library": 0}
         ram_cats = {"arena": 0, "harness I/O": 0, "data/bss other": 0}
         seen_ro = 0
         for sym in _symbols(elf):
@@ -166,7 +173,8 @@ def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: in
         ro_total = sum(secs[s]["sh_size"] for s in (".rodata", ".isr_vector") if s in secs)
         flash_cats["model tables"] += max(0, ro_total - seen_ro)  # strings: node names, I/O names
         text = secs[".text"]["sh_size"] if ".text" in secs else 0
-        ours = sum(flash_cats[k] for k in ("kernels", "model run", "runtime", "harness", "startup"))
+        ours = sum(flash_cats[k] for k in ("kernels", "cmsis-nn", "model run", "runtime", "harness",
+                                           "startup"))
         flash_cats["C library"] += max(0, text - ours)   # libm, soft-float, padding, veneers
         if ".ARM.exidx" in secs:
             flash_cats["C library"] += secs[".ARM.exidx"]["sh_size"]

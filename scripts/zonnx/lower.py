@@ -24,6 +24,7 @@ class LoweredNode:
 class Program:
     graph: Graph
     nodes: tuple[LoweredNode, ...]
+    options: LowerOptions = LowerOptions()
 
 
 def _check_tensors(node: Node, g: Graph) -> None:
@@ -84,4 +85,4 @@ def lower(g: Graph, options: LowerOptions | None = None) -> Program:
     derived = {k: t for ln in nodes for k, t in ln.lowered.consts.items()}
     if derived:   # constants the lowerings made (transposed weights...) join the graph
         g = g.replace(tensors={**g.tensors, **derived})
-    return Program(g, nodes)
+    return Program(g, nodes, options or LowerOptions())

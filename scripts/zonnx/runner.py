@@ -77,8 +77,21 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
     from .pipeline import generate, write_outputs
 
     target = get_target(args.target)
+    cmsis_tree = None
+    if gen_opts.lowering.kernels == "cmsis-nn":
+        from .target.cmsis_nn import check_tree, find_tree
+        try:
+            cmsis_tree = check_tree(args.cmsis_nn) if args.cmsis_nn else find_tree()
+        except TargetError as e:
+            raise ZonnxError(str(e)) from None
+        if cmsis_tree is None:
+            raise ZonnxError("--kernels cmsis-nn needs a CMSIS-NN source tree",
+                             hint="pass --cmsis-nn PATH (or set ZONNX_CMSIS_NN)")
     gen = generate(args.model, gen_opts)
     report = json.loads(gen.files[f"{gen_opts.name}.json"])
+    from .backend_report import backend_summary
+    if backend_summary(report):
+        print(backend_summary(report))
     records, labels = _records(args, report)
     with tempfile.TemporaryDirectory(prefix="zonnx-run-") as tmp:
         work = args.keep or tmp
@@ -86,7 +99,7 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
         write_outputs(gen.files, work)
         try:
             result = target.run(work, gen_opts.name, report, records, work,
-                                icount=not args.no_icount)
+                                icount=not args.no_icount, cmsis_nn=cmsis_tree)
         except TargetError as e:
             print(f"zonnx run: {target.name}: {e}")
             return EXIT_MISMATCH

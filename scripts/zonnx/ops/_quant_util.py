@@ -203,12 +203,16 @@ def _cmsis_requant(acc: str, m0: str, shift: str, zp_term: str) -> list[str]:
     ]
 
 
-def cmsis_requant_reference(acc: np.ndarray, m0: int, shift: int) -> np.ndarray:
+def cmsis_requant_reference(acc: np.ndarray, m0: int, shift: int, single: bool = False) -> np.ndarray:
     """What the "cmsis-nn" rounding computes before the zero point (Python
-    integers, for tests): CMSIS-NN's double rounding."""
+    integers, for tests): CMSIS-NN's double rounding, or with `single` its
+    CMSIS_NN_USE_SINGLE_ROUNDING (half up)."""
     t, r = min(shift, 31), max(shift - 31, 0)
     out = []
     for a in np.asarray(acc).reshape(-1):
+        if single:
+            out.append((int(a) * m0 + (1 << (shift - 1))) >> shift)
+            continue
         h = (int(a) * m0 + (1 << (t - 1))) >> t
         q = h >> r
         if r:

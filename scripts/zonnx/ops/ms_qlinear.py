@@ -35,6 +35,7 @@ from ..cgen import numel
 from ._elementwise_util import broadcast_body, broadcast_check
 from ._ms_quant_util import (F32, INT8_TYPES, lookup_table, mlas_logistic, q_scale, q_zero,
                              table_index)
+from . import _cmsis_nn as cmsis_nn
 from ._quant_util import Tables, multiplier, out_bounds, requant_lines, shifted, table_step
 from .base import LowerCtx, Lowered, Op, register
 
@@ -558,6 +559,12 @@ class QGemm(Op):
             table = [multiplier(r) for r in reals.astype(F32)]
         except Exception as e:
             raise ctx.reject(str(e)) from None
+        note = ""
+        if ctx.options.kernels == "cmsis-nn":
+            got = _qgemm_cmsis(ctx, ta, tb, (m, k, n), za, zb, zy, np.array(table, dtype=np.int64))
+            if isinstance(got, Lowered):
+                return got
+            note = cmsis_nn.fallback_note("", got)
         tabs = Tables(ctx)
         ins = [0, 3]
         has_c = ctx.has_input(6)
@@ -603,7 +610,28 @@ class QGemm(Op):
                            f"        for (int32_t j = 0; j < {n}; j++) {{",
                            *[f"            {s}" for s in lines],
                            "        }", "    }"])
-        return Lowered([table_step(ctx, "qgemm", body, ins, tabs.names)], macs=m * n * k)
+        return Lowered([table_step(ctx, "qgemm", body, ins, tabs.names)], macs=m * n * k, note=note)
+
+
+def _qgemm_cmsis(ctx: LowerCtx, ta: bool, tb: bool, mkn: tuple[int, int, int], za: int,
+                 zb: np.ndarray, zy: int, table: np.ndarray):
+    """arm_fully_connected_s8 for QGemm with transA = 0, constant B and a
+    constant bias that is one value per column."""
+    m, k, n = mkn
+    if ta:
+        return cmsis_nn.Fallback("transA = 1")
+    bv = ctx.const(3)
+    bt = None if bv is None else (bv if tb else bv.T)
+    bias = None
+    if ctx.has_input(6):
+        c = ctx.const(6)
+        if c is None:
+            return cmsis_nn.Fallback("the bias C is not constant")
+        if c.size not in (1, n) or (c.size == n and c.ndim == 2 and c.shape[0] != 1):
+            return cmsis_nn.Fallback(f"the bias C of shape {list(c.shape)} is not one value per column")
+        bias = np.broadcast_to(c.reshape(-1), (n,)).astype(np.int32)
+    return cmsis_nn.fully_connected(ctx, cmsis_nn.FcArgs(
+        0, m, k, n, bt, zb, za, zy, table, out_bounds(ctx, ctx.tout().dtype.name), bias), [0, 3, -1])
 
 
 __all__ = ["QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu",

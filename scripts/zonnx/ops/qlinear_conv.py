@@ -20,6 +20,7 @@ from ._conv_util import check_output, forward_axes
 from ._quant_util import (INT8_TYPES, IntConv, Tables, const_values, conv_accumulation,
                           int_conv_body, int_conv_spec, multiplier_table, out_bounds,
                           per_channel, requant_lines, scalar_value, table_step)
+from . import _cmsis_nn as cmsis_nn
 from .base import LowerCtx, Lowered, Op, register
 
 
@@ -58,6 +59,15 @@ class QLinearConv(Op):
         with np.errstate(all="ignore"):     # as onnx.reference / onnxruntime: float32, this order
             real = (np.float32(xs) * ws.astype(np.float32)) / np.float32(ys)
         table = multiplier_table(real)
+        bounds, rounding = out_bounds(ctx, yd), ctx.options.rounding
+        why = None
+        if ctx.options.kernels == "cmsis-nn":
+            got = cmsis_nn.conv(ctx, cmsis_nn.ConvArgs(
+                spec.batch, spec.in_ch, mch, spec.group, spec.in_sp, spec.kernel, spec.axes,
+                zx, zw, zy, table, bounds, 8 if ctx.has_input(8) else None))
+            if isinstance(got, Lowered):
+                return got
+            why = got
 
         tabs = Tables(ctx)
         plan = conv_accumulation(ctx, spec, xd, zx, 3, wd, zw, 8, tabs)
@@ -68,10 +78,11 @@ class QLinearConv(Op):
             t = tabs.add("requant", table)
             setup += [f"const int32_t m0 = {t}[2 * m];", f"const int32_t sh = {t}[2 * m + 1];"]
             m0, sh = "m0", "sh"
-        bounds, rounding = out_bounds(ctx, yd), ctx.options.rounding
         q = IntConv(x.dtype.ctype, w.dtype.ctype, y.dtype.ctype, 3, plan, tuple(setup),
                     lambda: requant_lines("acc", m0, sh, str(zy), yd, "*yp++", bounds, rounding))
         body, macs = int_conv_body(spec, q)
         ins = [0, 3] + ([8] if plan.reads_bias else [])
         note = "depthwise" if spec.cg == 1 and spec.group > 1 else ""
+        if why is not None:
+            note = cmsis_nn.fallback_note(note, why)
         return Lowered([table_step(ctx, "qlinear_conv", body, ins, tabs.names)], macs=macs, note=note)

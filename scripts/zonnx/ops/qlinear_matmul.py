@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _cmsis_nn as cmsis_nn
 from ._quant_util import (INT8_TYPES, broadcast_last, const_values, int_matmul, multiplier_table,
-                          scalar_value, table_step)
+                          out_bounds, scalar_value, table_step)
 from .base import LowerCtx, Lowered, Op, register
 from .integer_ops import matmul_zero_points
 from .qlinear_conv import zero_point
@@ -44,5 +45,25 @@ class QLinearMatMul(Op):
         with np.errstate(all="ignore"):    # float32, in the reference's order
             per_col = (np.float32(a_s) * b_s.astype(np.float32)) / np.float32(y_s)
         table = multiplier_table(per_col)
+        note = ""
+        if ctx.options.kernels == "cmsis-nn":
+            got = _cmsis(ctx, za, zb, zy, table)
+            if isinstance(got, Lowered):
+                return got
+            note = cmsis_nn.fallback_note("", got)
         body, macs, ins, tables = int_matmul(ctx, 0, 3, za, zb, (table, zy))
-        return Lowered([table_step(ctx, "qlinear_matmul", body, ins, tables)], macs=macs)
+        return Lowered([table_step(ctx, "qlinear_matmul", body, ins, tables)], macs=macs, note=note)
+
+
+def _cmsis(ctx: LowerCtx, za: int, zb: np.ndarray, zy: int, table: np.ndarray):
+    """arm_fully_connected_s8 when B is a constant matrix (A's leading axes are rows)."""
+    a, b = ctx.tin(0), ctx.tin(3)
+    bv = ctx.const(3)
+    if len(b.shape) != 2:
+        return cmsis_nn.Fallback(f"B of rank {len(b.shape)} (CMSIS-NN needs a matrix)")
+    k, n = b.shape
+    rows = int(np.prod(a.shape[:-1])) if len(a.shape) > 1 else 1
+    bt = None if bv is None else bv.reshape(k, n).T
+    zb = np.broadcast_to(np.asarray(zb, dtype=np.int64).reshape(-1), (n,))
+    return cmsis_nn.fully_connected(ctx, cmsis_nn.FcArgs(
+        0, rows, k, n, bt, zb, za, zy, table, out_bounds(ctx, ctx.tout().dtype.name), None), [0, 3, -1])

@@ -18,6 +18,7 @@ import numpy as np
 from .. import paths
 from ..footprint import Footprint, measure
 from . import DoesNotFit, RunResult, Target, TargetError, register
+from . import cmsis_nn as cmsis
 from .records import io_bytes, pack, unpack
 
 ARM_DIR = os.path.join(paths.HARNESS_DIR, "arm")
@@ -73,16 +74,25 @@ def link_script(board: Board, work: str) -> str:
     return path
 
 
+CMSIS_NN_CFLAGS = ["-std=c99", "-O2", "-g", "-ffunction-sections", "-fdata-sections"]  # as Zephyr: fast
+
+
 def build(gen_dir: str, name: str, report: dict, work: str, board: Board,
-          extra: list[str] | None = None) -> str:
+          extra: list[str] | None = None, cmsis_nn: str | None = None) -> str:
     cc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
     elf = os.path.join(work, f"{name}_{board.target}.elf")
+    libs: list[str] = []
+    if cmsis_nn:
+        ar = _tool("arm-none-eabi-ar", "binutils-arm-none-eabi")
+        libs = [cmsis.library(cmsis_nn, cc, [*board.cpu_flags, *CMSIS_NN_CFLAGS], ar)]
+        extra = [*(extra or []), cmsis.include_flag(cmsis_nn)]
     srcs = [os.path.join(gen_dir, f"{name}.c"), *paths.runtime_sources(),
             os.path.join(paths.HARNESS_DIR, "io_loop.c"),
             *(os.path.join(ARM_DIR, f) for f in ("arm_main.c", "semihost.c", "startup.c"))]
+    extra = [*(extra or []), *cmsis.model_flags(report)]
     cmd = [cc, *board.cpu_flags, *CFLAGS, f"-I{paths.INCLUDE_DIR}", f"-I{gen_dir}",
            f"-DZONNX_MODEL_SYM={name}_model", f"-DZONNX_IO_BYTES={io_bytes(report)}",
-           *(extra or []), *srcs, "--specs=nano.specs", "-nostartfiles",
+           *(extra or []), *srcs, *libs, "--specs=nano.specs", "-nostartfiles",
            f"-T{link_script(board, work)}", "-Wl,--gc-sections",
            f"-Wl,-Map={os.path.join(work, name + '.map')}", "-lm", "-o", elf]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
@@ -167,7 +177,7 @@ def qemu_run(elf: str, board: Board, report: dict, records: list[dict[str, np.nd
 
 def make_target(board: Board) -> Target:
     def run(gen_dir: str, name: str, report: dict, records, work: str, **kw) -> RunResult:
-        elf = build(gen_dir, name, report, work, board)
+        elf = build(gen_dir, name, report, work, board, cmsis_nn=kw.get("cmsis_nn"))
         fp = footprint(elf, name, board, work)
         check_fits(fp)
         result, counts = qemu_run(elf, board, report, records, work, count=kw.get("icount", True))

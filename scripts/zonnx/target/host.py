@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import paths
 from . import RunResult, Target, TargetError, register
+from . import cmsis_nn as cmsis
 from .records import io_bytes, pack, unpack
 
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"]
@@ -24,14 +25,20 @@ def compiler() -> str:
 
 
 def build(gen_dir: str, name: str, report: dict, work: str, *, sanitize: bool = True,
-          opt: str = "-O1", extra: list[str] | None = None) -> str:
+          opt: str = "-O1", extra: list[str] | None = None, cmsis_nn: str | None = None) -> str:
     exe = os.path.join(work, f"{name}_host")
+    libs: list[str] = []
+    if cmsis_nn:      # the library is built with the same sanitizers: they check its accesses too
+        lib_flags = ["-std=c99", opt, "-g", *(SANITIZE if sanitize else [])]
+        libs = [cmsis.library(cmsis_nn, compiler(), lib_flags, shutil.which("ar") or "ar")]
+        extra = [*(extra or []), cmsis.include_flag(cmsis_nn)]
     srcs = [os.path.join(gen_dir, f"{name}.c"), *paths.runtime_sources(),
             os.path.join(paths.HARNESS_DIR, "io_loop.c"), os.path.join(paths.HARNESS_DIR, "host_main.c")]
+    extra = [*(extra or []), *cmsis.model_flags(report)]
     cmd = [compiler(), *CFLAGS, opt, *(SANITIZE if sanitize else []),
            f"-I{paths.INCLUDE_DIR}", f"-I{gen_dir}", f"-I{paths.HARNESS_DIR}",
            f"-DZONNX_MODEL_SYM={name}_model", f"-DZONNX_IO_BYTES={io_bytes(report)}",
-           *(extra or []), *srcs, "-lm", "-o", exe]
+           *(extra or []), *srcs, *libs, "-lm", "-o", exe]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise TargetError("host compile failed:\n" + p.stderr[-4000:])
@@ -60,7 +67,7 @@ ICOUNT_RECORDS = 8   # callgrind is ~50x slower than native: count a few inferen
 
 
 def instructions(gen_dir: str, name: str, report: dict, records: list[dict[str, np.ndarray]],
-                 work: str) -> list[int] | None:
+                 work: str, cmsis_nn: str | None = None) -> list[int] | None:
     """Instructions per inference under callgrind (None without valgrind): an
     optimised, sanitizer-free build, counting inside zonnx_model_run only."""
     valgrind = shutil.which("valgrind")
@@ -68,7 +75,7 @@ def instructions(gen_dir: str, name: str, report: dict, records: list[dict[str, 
         return None
     sub = os.path.join(work, "icount")
     os.makedirs(sub, exist_ok=True)
-    exe = build(gen_dir, name, report, sub, sanitize=False, opt="-O2")
+    exe = build(gen_dir, name, report, sub, sanitize=False, opt="-O2", cmsis_nn=cmsis_nn)
     out = os.path.join(sub, "callgrind.out")
     recs = records[:ICOUNT_RECORDS]
     execute(exe, report, recs, sub, timeout=600,
@@ -84,9 +91,10 @@ def instructions(gen_dir: str, name: str, report: dict, records: list[dict[str, 
 
 def run(gen_dir: str, name: str, report: dict, records: list[dict[str, np.ndarray]],
         work: str, **kw) -> RunResult:
-    exe = build(gen_dir, name, report, work, sanitize=kw.get("sanitize", True))
+    cm = kw.get("cmsis_nn")
+    exe = build(gen_dir, name, report, work, sanitize=kw.get("sanitize", True), cmsis_nn=cm)
     res = execute(exe, report, records, work)
-    counts = instructions(gen_dir, name, report, records, work) if kw.get("icount", True) else None
+    counts = instructions(gen_dir, name, report, records, work, cm) if kw.get("icount", True) else None
     if not counts:
         return res
     macs = report.get("macs", 0)
