@@ -1,6 +1,9 @@
 """ConvInteger and MatMulInteger: int8/uint8 operands, int32 output, optional
 constant zero points; the convolution and product kernels of QLinearConv and
-QLinearMatMul without the requantization."""
+QLinearMatMul without the requantization. MatMulInteger also takes a run-time
+a_zero_point (what quantize_dynamic writes: DynamicQuantizeLinear's output)
+with a constant 2-D B: sum_k (a - za)(b - zb) = sum_k a (b - zb) - za * c[n],
+c[n] = sum_k (b[k, n] - zb[n]) precomputed, the product run with za = 0."""
 
 from __future__ import annotations
 
@@ -71,6 +74,34 @@ class MatMulInteger(Op):
         for i in (0, 1):
             ctx.require_dtype(ctx.tin(i), INT8_TYPES)
         ctx.require_dtype(ctx.tout(), ["int32"])
+        if ctx.has_input(2) and ctx.const(2) is None:
+            return self._runtime_za(ctx)
         za, zb = matmul_zero_points(ctx, 0, 2, 1, 3)
         body, macs, ins, tables = int_matmul(ctx, 0, 1, za, zb, None)
         return Lowered([table_step(ctx, "matmul_integer", body, ins, tables)], macs=macs)
+
+    def _runtime_za(self, ctx: LowerCtx) -> Lowered:
+        a, b, za_t = ctx.tin(0), ctx.tin(1), ctx.tin(2)
+        if za_t.dtype != a.dtype or za_t.size != 1:
+            raise ctx.reject("a run-time a_zero_point must be one value of A's type")
+        bv = ctx.const(1)
+        if bv is None or len(b.shape) != 2:
+            raise ctx.reject("a run-time a_zero_point needs a constant 2-D B")
+        zb = broadcast_last(ctx, zero_point(ctx, 3, "b_zero_point", b.dtype.name), b.shape, "b_zero_point")
+        body, macs, ins, tables = int_matmul(ctx, 0, 1, 0, zb, None)
+        col = (bv.astype(np.int64) - zb[None, :]).sum(axis=0)
+        n, rows = b.shape[1], ctx.tout().size // b.shape[1]
+        tabs = Tables(ctx)
+        c = tabs.add("colsum", (col % (1 << 32)).astype(np.uint32))
+        # wraps modulo 2^32 like the int32 accumulation of the product itself
+        fix = "\n".join([
+            "    const uint32_t za = (uint32_t)(int32_t)x2[0];",
+            f"    for (int32_t m = 0; m < {rows}; m++) {{",
+            f"        for (int32_t n = 0; n < {n}; n++) {{",
+            f"            const uint32_t u = (uint32_t)y0[m * {n} + n] - za * {c}[n];",
+            "            y0[m * %d + n] = u <= 2147483647u ? (int32_t)u : "
+            "(int32_t)(u - 2147483648u) - 2147483647 - 1;" % n,
+            "        }", "    }"])
+        return Lowered([table_step(ctx, "matmul_integer", body, ins, tables),
+                        table_step(ctx, "matmul_integer_zero_point", fix, [2], tabs.names)],
+                       macs=macs)
