@@ -64,6 +64,9 @@ function(zonnx_add_model target)
     list(APPEND outputs ${out}/${ZA_NAME}_golden.c ${out}/${ZA_NAME}_golden.h)
     set_property(GLOBAL APPEND PROPERTY ZONNX_GOLDENS ${ZA_NAME})
   endif()
+  if(CONFIG_ZONNX_KERNELS_CMSIS_NN)
+    list(APPEND args --kernels cmsis-nn)    # OPTIONS come after: a model may opt out
+  endif()
   list(APPEND args ${ZA_OPTIONS})
 
   add_custom_command(

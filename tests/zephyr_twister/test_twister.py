@@ -107,3 +107,65 @@ def test_regenerates_only_when_model_or_generator_change(tmp_path):
     gen_src = os.path.join(REPO, "scripts", "zonnx", "cgen.py")
     os.utime(gen_src)
     assert "zonnx: generating digits" in ninja()
+
+
+def _boot(elf: str, machine: str, log: str, timeout: float = 120.0) -> str:
+    """Boots a Zephyr image in qemu-system-arm until ztest prints its verdict."""
+    import time
+    proc = subprocess.Popen(["qemu-system-arm", "-M", machine, "-display", "none", "-monitor", "none",
+                             "-serial", f"file:{log}", "-kernel", elf],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    text = ""
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    text = f.read()
+                if "PROJECT EXECUTION" in text:
+                    break
+    finally:
+        proc.kill()
+        proc.wait()
+    return text
+
+
+def test_cmsis_nn_suite_on_m3_and_m4(tmp_path):
+    """The CMSIS-NN backend suite: Twister builds it for qemu_cortex_m3 (and runs
+    it) and for mps2/an386, whose Zephyr board file knows only Arm's FVP; the
+    Cortex-M4 image then boots in QEMU's mps2-an386 machine, so CMSIS-NN's
+    DSP-extension kernels really run."""
+    out = tmp_path / "twister"
+    cmd = [os.path.join(ZEPHYR_BASE, "scripts", "twister"), "-T",
+           os.path.join(REPO, "tests", "zephyr", "cmsis_nn"), "-O", str(out),
+           "-j", str(os.cpu_count() or 1), "--inline-logs", "-p", "qemu_cortex_m3", "-p", "mps2/an386"]
+    cmd += shlex.split(os.environ.get("ZONNX_TWISTER_ARGS", ""))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600,
+                       env=dict(os.environ, EXTRA_ZEPHYR_MODULES=REPO))
+    assert p.returncode == 0, p.stdout[-4000:]
+    with open(out / "twister.json") as f:
+        suites = json.load(f)["testsuites"]
+    if all(s.get("status") in ("filtered", "skipped") for s in suites):
+        pytest.skip("the cmsis-nn module is not in this Zephyr workspace (west update fetches it)")
+    m3 = [s for s in suites if s["platform"].startswith("qemu_cortex_m3")]
+    assert m3 and m3[0]["status"] == "passed"
+    assert sorted(t["status"] for t in m3[0]["testcases"]) == ["passed", "passed"]
+    elfs = [os.path.join(d, "zephyr", "zephyr.elf") for d, _, _ in os.walk(out / "mps2_an386")
+            if d.endswith("zonnx.cmsis_nn")]
+    assert len(elfs) == 1 and os.path.isfile(elfs[0]), elfs
+    # The DSP path widens operands with arm_s8_to_s16_unordered_with_offset (SIMD
+    # halfword packing); the plain C path of the Cortex-M3 image does not have it.
+    from elftools.elf.elffile import ELFFile
+
+    def has(elf: str, sym: str) -> bool:
+        with open(elf, "rb") as f:
+            return bool(ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(sym))
+    m3_elf = [os.path.join(d, "zephyr", "zephyr.elf") for d, _, _ in os.walk(out)
+              if d.endswith("zonnx.cmsis_nn") and "qemu_cortex_m3" in d][0]
+    assert has(elfs[0], "arm_s8_to_s16_unordered_with_offset")
+    assert not has(m3_elf, "arm_s8_to_s16_unordered_with_offset")
+    text = _boot(elfs[0], "mps2-an386", str(tmp_path / "an386.log"))
+    print(text)
+    assert "PROJECT EXECUTION SUCCESSFUL" in text
+    assert text.count(" PASS - test_cmsis_nn_") == 2
