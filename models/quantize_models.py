@@ -14,6 +14,9 @@ Writes (next to this file):
 * iris_mlp_int8_dyn.onnx      quantize_dynamic (DynamicQuantizeLinear, MatMulInteger)
 * digits_dcgan_int8_qdq.onnx  QDQ format, Tanh output quantized too (a lookup
                               table after fuse-qdq); ConvTranspose stays float
+* digits_cnn_int8_s8_qop.onnx QOperator, QInt8 activations and symmetric per-channel
+                              QInt8 weights: what CMSIS-NN's s8 kernels take
+* digits_cnn_int8_s8_qdq.onnx the same scheme in QDQ format
 * digits_lstm_int8_dyn.onnx   quantize_dynamic of the final Gemm (MatMulInteger);
                               the LSTM stays float (see below)
 
@@ -89,8 +92,9 @@ def quantize(src: str, dst: str, xtr: np.ndarray, fmt: QuantFormat | None, **kw)
         if fmt is None:
             quantize_dynamic(pre, dst, weight_type=QuantType.QInt8, **kw)
         else:
+            kw.setdefault("activation_type", QuantType.QUInt8)
             quantize_static(pre, dst, Reader(name, xtr[:N_CALIB]), quant_format=fmt,
-                            weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.MinMax, **kw)
     m = onnx.load(dst)
     m.producer_name, m.producer_version = "zonnx models/quantize_models.py", ort.__version__
@@ -106,6 +110,10 @@ def main() -> int:
          dict(fmt=QuantFormat.QDQ, per_channel=True)),
         ("digits_cnn.onnx", "digits_cnn_int8_qop.onnx", dtr, dte, dyte,
          dict(fmt=QuantFormat.QOperator, per_channel=False)),
+        ("digits_cnn.onnx", "digits_cnn_int8_s8_qop.onnx", dtr, dte, dyte,
+         dict(fmt=QuantFormat.QOperator, per_channel=True, activation_type=QuantType.QInt8)),
+        ("digits_cnn.onnx", "digits_cnn_int8_s8_qdq.onnx", dtr, dte, dyte,
+         dict(fmt=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8)),
         ("iris_mlp.onnx", "iris_mlp_int8_qop.onnx", itr, ite, iyte,
          dict(fmt=QuantFormat.QOperator, per_channel=False)),
         ("iris_mlp.onnx", "iris_mlp_int8_dyn.onnx", itr, ite, iyte, dict(fmt=None)),

@@ -276,11 +276,12 @@ def test_nodes_that_do_not_fit_fall_back_with_the_reason(tmp_path):
 
 # -- the shipped symmetric int8 model --------------------------------------------------------
 
-S8_MODEL = os.path.join(REPO, "models", "digits_cnn_int8_s8_qop.onnx")
+S8_MODELS = ["digits_cnn_int8_s8_qop.onnx", "digits_cnn_int8_s8_qdq.onnx"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_digits_cnn_s8_on_cmsis_nn(tmp_path, target):
+@pytest.mark.parametrize("model", S8_MODELS)
+def test_digits_cnn_s8_on_cmsis_nn(tmp_path, model, target):
     """The digits CNN quantized as CMSIS-NN wants it (int8 activations,
     symmetric per-channel int8 weights): every Conv and the Gemm call
     CMSIS-NN; over the held-out test set the outputs equal the zonnx kernels
@@ -288,13 +289,14 @@ def test_digits_cnn_s8_on_cmsis_nn(tmp_path, target):
     records, labels = datasets.test_records("digits", "image", [1, 1, 8, 8])
     if target != "host":
         records, labels = records[:150], labels[:150]      # QEMU: a third of the set is plenty
-    m = onnx.load(S8_MODEL)
+    path = os.path.join(REPO, "models", model)
+    m = onnx.load(path)
     (dq,) = [n for n in m.graph.node if n.output[0] == m.graph.output[0].name]
     scale = float([onnx.numpy_helper.to_array(i) for i in m.graph.initializer if i.name == dq.input[1]][0])
-    rep = _check(S8_MODEL, records, target, tmp_path,
+    rep = _check(path, records, target, tmp_path,
                  {"QLinearConv": "arm_convolve_wrapper_s8", "QGemm": "arm_fully_connected_per_channel_s8"},
                  lsb=scale)
     assert sum(n["backend"] == "cmsis-nn" for n in rep["nodes"]) == 3
-    got = _ort(S8_MODEL, records)
-    print(f"digits_cnn_int8_s8_qop on {target} with CMSIS-NN: onnxruntime accuracy "
+    got = _ort(path, records)
+    print(f"{model} on {target} with CMSIS-NN: onnxruntime accuracy "
           f"{np.mean([np.argmax(g['logits']) == y for g, y in zip(got, labels)]):.4f}")

@@ -37,6 +37,8 @@ pytest.importorskip("sklearn")
 MODELS = os.path.join(REPO, "models")
 INT8 = [("digits_cnn_int8_qdq.onnx", "digits", "digits_cnn.onnx"),
         ("digits_cnn_int8_qop.onnx", "digits", "digits_cnn.onnx"),
+        ("digits_cnn_int8_s8_qop.onnx", "digits", "digits_cnn.onnx"),
+        ("digits_cnn_int8_s8_qdq.onnx", "digits", "digits_cnn.onnx"),
         ("iris_mlp_int8_qop.onnx", "iris", "iris_mlp.onnx"),
         ("iris_mlp_int8_dyn.onnx", "iris", "iris_mlp.onnx"),
         ("digits_lstm_int8_dyn.onnx", "digits", "digits_lstm.onnx"),
