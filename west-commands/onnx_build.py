@@ -27,7 +27,7 @@ if os.path.isdir(os.path.join(_SCRIPTS, "zonnx")):
 from zonnx.cgen import sanitize, validate_name  # noqa: E402
 from zonnx.cli import _parse_shape  # noqa: E402
 from zonnx.errors import EXIT_REJECTED, ZonnxError  # noqa: E402
-from zonnx.footprint import Footprint, measure_image  # noqa: E402
+from zonnx.footprint import Footprint, measure_image, quantized_saving  # noqa: E402
 from zonnx.load import LoadOptions  # noqa: E402
 from zonnx.pipeline import GenerateOptions, generate  # noqa: E402
 
@@ -125,6 +125,8 @@ class OnnxBuild(WestCommand):
         with open(path, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
         self.inf(fp.table())
+        if quantized_saving(generated):
+            self.inf(quantized_saving(generated))
         if not (fp.flash_size and fp.ram_size):
             self.inf("(the build's .config has no CONFIG_FLASH_SIZE/CONFIG_SRAM_SIZE, as on "
                      "native_sim: totals without percentages)")

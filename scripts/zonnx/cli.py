@@ -106,7 +106,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .inspect import inspect_model
-    return inspect_model(args.model, load_options(args), tuple(args.disable_pass), args.json)
+    return inspect_model(args.model, load_options(args), tuple(args.disable_pass), args.json,
+                         _lower_options(args))
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="ops, shapes, support, parameter and arena bytes")
     _add_model_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_kernel_args(p)
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("ops", help="list the supported operators")

@@ -148,6 +148,16 @@ class _Emitter:
         parts += [f"{t.dtype.ctype} *{n}" for n, t in self.outs]
         return ", ".join(parts) if parts else "void"
 
+    def weights_by_dtype(self) -> dict[str, int]:
+        """Bytes of the emitted weight arrays per element type."""
+        g = self.prog.graph
+        first = {sym: n for n, sym in reversed(list(self.weights.items()))}
+        out: dict[str, int] = {}
+        for n in first.values():
+            t = g.tensors[n]
+            out[t.dtype.name] = out.get(t.dtype.name, 0) + max(t.nbytes, 1)
+        return out
+
     @property
     def weights_bytes(self) -> int:
         g = self.prog.graph
@@ -268,6 +278,7 @@ class _Emitter:
             "arena_bytes": plan.arena_size, "arena_lower_bound": plan.lower_bound,
             "arena_alignment": ALIGN, "weights_bytes": self.weights_bytes,
             "weights_alignment": WEIGHT_ALIGN, "weights_count": len(self.by_content),
+            "weights_by_dtype": self.weights_by_dtype(),
             "kernel_functions": len(self.kernel_fns),
             "macs": sum(ln.lowered.macs for ln in self.prog.nodes),
             "nodes": nodes, "tensors": tensors,

@@ -92,6 +92,21 @@ def _symbols(elf):
                                  s["st_shndx"], s["st_value"])
 
 
+def quantized_saving(report: dict) -> str:
+    """A line on what 8-bit weights save against float32 (empty for a model
+    without any), from a generated model's JSON report: the same tensors
+    widened to 4 bytes per element, everything else (int32 biases and
+    requantization tables, float weights) as it is."""
+    by = report.get("weights_by_dtype") or {}
+    small = sum(by.get(k, 0) for k in ("int8", "uint8"))
+    if not small:
+        return ""
+    total = sum(by.values())
+    widened = total + 3 * small
+    return (f"  8-bit weights: {total / 1024:.1f} KB in flash, {widened / 1024:.1f} KB as float32 "
+            f"({widened / total:.1f}x; {(widened - total) / 1024:.1f} KB saved)")
+
+
 CMSIS_NN_PREFIXES = ("arm_nn_", "arm_convolve", "arm_depthwise", "arm_fully_connected",
                      "arm_vector_sum", "arm_q7_to_q15", "arm_s8_to_s16", "arm_memset_s8",
                      "arm_memcpy_s8")

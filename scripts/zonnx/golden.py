@@ -11,7 +11,7 @@ from .emit import banner
 from .errors import ZonnxError
 from .ir import DTYPE_BY_NAME
 from .lower import Program
-from .oracle import ATOL, RTOL, reference_outputs
+from .oracle import ATOL, RTOL, oracle_outputs
 
 
 def golden_records(model_path: str, report: dict, count: int, dataset: str | None, seed: int,
@@ -33,23 +33,7 @@ def golden_records(model_path: str, report: dict, count: int, dataset: str | Non
 
 
 def _oracle(model_path: str, records: list[dict], consts: dict) -> list[dict]:
-    """onnx.reference; onnxruntime where the reference lacks an op version
-    (DequantizeLinear before opset 19, com.microsoft ops)."""
-    try:
-        return [reference_outputs(model_path, {**r, **consts}) for r in records]
-    except Exception as first:  # noqa: BLE001 - any reference failure: try the second oracle
-        try:
-            import onnxruntime as ort
-            sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
-        except Exception:
-            raise ZonnxError(f"cannot compute golden outputs: onnx.reference failed "
-                             f"({str(first).splitlines()[0][:200]}) and onnxruntime is not "
-                             f"available", file=model_path) from None
-        names = [o.name for o in sess.get_outputs()]
-        wanted = {i.name for i in sess.get_inputs()}
-        return [dict(zip(names, sess.run(None, {k: v for k, v in {**r, **consts}.items()
-                                                 if k in wanted})))
-                for r in records]
+    return oracle_outputs(model_path, records, consts)[1]
 
 
 def golden_atol(prog: Program, report: dict) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from .backend_report import node_backend
 from .errors import EXIT_OK, EXIT_REJECTED, ZonnxError
 from .ir import Graph, Node
 from .load import LoadOptions, load
@@ -12,6 +13,7 @@ from .emit import EmitOptions, emit
 from .lower import Program, lower, lower_node
 from .memplan import plan_memory
 from .ops import Lowered
+from .ops.base import LowerOptions
 from .passes import run_passes
 
 # Ops converting between the float and the integer parts of a quantized model.
@@ -41,12 +43,14 @@ def precision(node: Node, g: Graph, lowered: Lowered | None) -> str:
     return "integer" if data and all(not t.dtype.is_float for t in data) else "float"
 
 
-def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_json: bool) -> int:
+def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_json: bool,
+                  lowering: LowerOptions | None = None) -> int:
+    lowering = lowering or LowerOptions()
     g = run_passes(load(path, opts), disabled)
     found = []
     for node in g.nodes:
         try:
-            found.append((node, None, lower_node(node, g)))
+            found.append((node, None, lower_node(node, g, lowering)))
         except ZonnxError as e:
             found.append((node, e, None))
     params = sum(t.nbytes for t in g.tensors.values() if t.is_const)   # upper bound until lowered
@@ -56,6 +60,7 @@ def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_js
                    for n in g.inputs],
         "outputs": [{"name": n, "dtype": g.tensors[n].dtype.name, "shape": list(g.tensors[n].shape)}
                     for n in g.outputs],
+        "kernels": lowering.kernels, "rounding": lowering.rounding,
         "nodes": [], "parameter_bytes": params, "arena_bytes": None, "supported": True,
     }
     for node, err, lowered in found:
@@ -64,12 +69,13 @@ def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_js
             "name": node.name, "op": node.op_type, "domain": node.domain,
             "outputs": [{"name": o, "shape": list(g.tensors[o].shape) if o in g.tensors else None}
                         for o in node.outputs if o],
-            "supported": err is None, "reason": None if err is None else err.message})
+            "supported": err is None, "reason": None if err is None else err.message,
+            "backend": lowered.backend if lowered else None, "note": lowered.note if lowered else ""})
         report["supported"] &= err is None
     if report["supported"]:
         # The emitter knows which constants end up in flash (shape inputs and
         # folded values consumed at build time do not).
-        prog: Program = lower(g)
+        prog: Program = lower(g, lowering)
         plan = plan_memory(prog)
         emitted = json.loads(emit(prog, plan, EmitOptions("inspect"))["inspect.json"])
         report["parameter_bytes"] = params = emitted["weights_bytes"]
@@ -86,6 +92,8 @@ def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_js
         for n in report["nodes"]:
             outs = ", ".join(_fmt(o["shape"]) if o["shape"] is not None else "?" for o in n["outputs"])
             state = "ok" if n["supported"] else f"UNSUPPORTED: {n['reason']}"
+            if lowering.kernels == "cmsis-nn" and node_backend(n):
+                state += f" ({node_backend(n)})"
             print(f"  {n['op']:<20} {n['name'][:32]:<32} -> {outs:<16} {n['precision']:<9} {state}")
         print(f"parameters: {params} bytes")
         if report["arena_bytes"] is not None:

@@ -23,6 +23,38 @@ def reference_outputs(model_path: str, feeds: dict[str, np.ndarray]) -> dict[str
     return dict(zip(names, (np.asarray(r) for r in res)))
 
 
+def _onnxruntime_outputs(model_path: str, records: list[dict], consts: dict) -> list[dict]:
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    wanted = {i.name for i in sess.get_inputs()}
+    return [dict(zip(names, sess.run(None, {k: v for k, v in {**r, **consts}.items() if k in wanted})))
+            for r in records]
+
+
+def oracle_outputs(model_path: str, records: list[dict], consts: dict,
+                   prefer: str = "onnx.reference") -> tuple[str, list[dict]]:
+    """(engine, outputs per record) from `prefer` ("onnx.reference" or
+    "onnxruntime"), or from the other when it fails: onnx.reference lacks some
+    op versions (DequantizeLinear before opset 19, com.microsoft ops),
+    onnxruntime may be absent or reject a valid model."""
+    engines = {"onnx.reference": lambda: [reference_outputs(model_path, {**r, **consts}) for r in records],
+               "onnxruntime": lambda: _onnxruntime_outputs(model_path, records, consts)}
+    order = [prefer] + [e for e in engines if e != prefer]
+    try:
+        return order[0], engines[order[0]]()
+    except Exception as first:  # noqa: BLE001 - any failure: try the second oracle
+        try:
+            return order[1], engines[order[1]]()
+        except Exception as second:  # noqa: BLE001
+            from .errors import ZonnxError
+            raise ZonnxError(f"no oracle can run the model: {order[0]} failed "
+                             f"({str(first).splitlines()[0][:200]}), {order[1]} failed "
+                             f"({str(second).splitlines()[0][:200]})", file=model_path) from None
+
+
 @dataclass(frozen=True)
 class Comparison:
     ok: bool

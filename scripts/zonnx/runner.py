@@ -12,7 +12,7 @@ import numpy as np
 from .errors import EXIT_MISMATCH, EXIT_OK, ZonnxError
 from .ir import DTYPE_BY_NAME
 from .datasets import test_records
-from .oracle import compare, reference_outputs
+from .oracle import compare, oracle_outputs
 from .target import TargetError, get_target
 
 
@@ -54,25 +54,6 @@ def _records(args: argparse.Namespace, report: dict) -> tuple[list[dict], np.nda
     return [feeds], None
 
 
-def oracle_outputs(model: str, records: list[dict], consts: dict,
-                   engine: str) -> tuple[str, list[dict]]:
-    """onnx.reference, or onnxruntime (fast on whole data sets) where installed."""
-    if engine == "onnxruntime":
-        try:
-            import onnxruntime as ort
-            sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-        except Exception:  # not installed, or it rejects a valid model: the reference will do
-            sess = None
-        if sess is not None:
-            names = [o.name for o in sess.get_outputs()]
-            wanted = {i.name for i in sess.get_inputs()}
-            outs = [dict(zip(names, sess.run(None, {k: v for k, v in {**r, **consts}.items()
-                                                    if k in wanted})))
-                    for r in records]
-            return "onnxruntime", outs
-    return "onnx.reference", [reference_outputs(model, {**r, **consts}) for r in records]
-
-
 def run_model(args: argparse.Namespace, gen_opts) -> int:
     from .pipeline import generate, write_outputs
 
@@ -106,6 +87,7 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
     if result.log:
         print(result.log.rstrip())
     engine = "onnxruntime" if labels is not None else "onnx.reference"
+    # onnxruntime is fast on whole data sets; either falls back to the other
     oracle, expected = oracle_outputs(args.model, records, dict(gen_opts.load.consts), engine)
     ok = True
     for t in report["outputs"]:

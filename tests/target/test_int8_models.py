@@ -168,3 +168,18 @@ def test_int8_weights_are_a_quarter_of_float(model, dataset, float_model):
         assert q <= 0.6 * f
     else:   # iris: 83 parameters; int32 biases and per-tensor scales/zero points dominate
         assert q <= 0.5 * f
+
+
+@pytest.mark.parametrize("model,float_model", [("digits_cnn_int8_qdq.onnx", "digits_cnn.onnx"),
+                                               ("digits_cnn_int8_s8_qop.onnx", "digits_cnn.onnx")])
+def test_footprint_line_states_the_saving_against_float(model, float_model):
+    """The footprint report's 8-bit line widens the int8 weights back to float32:
+    that estimate is within 10 % of the float model's real weights."""
+    from zonnx.footprint import quantized_saving
+    rep, f = _report(model)[0], _report(float_model)[0]
+    line = quantized_saving(rep)
+    widened = float(line.split(" KB as float32")[0].rsplit(" ", 1)[1]) * 1024
+    print(line, f"(float model: {f['weights_bytes'] / 1024:.1f} KB)")
+    assert f"{rep['weights_bytes'] / 1024:.1f} KB in flash" in line
+    assert abs(widened - f["weights_bytes"]) <= 0.1 * f["weights_bytes"]
+    assert quantized_saving(f) == ""

@@ -166,3 +166,37 @@ def test_operator_table_is_current():
     from zonnx.optable import markdown
     with open(os.path.join(REPO, "docs", "operators.md")) as f:
         assert f.read() == markdown(), "docs/operators.md is stale: run `zonnx ops --markdown`"
+
+
+MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "models")
+
+
+def test_generate_with_cmsis_nn_says_what_calls_cmsis_nn(tmp_path, capsys):
+    """No CMSIS-NN tree is needed to generate: the report and the summary name
+    the arm_* function per node (and the JSON the rounding the kernels use)."""
+    out = tmp_path / "g"
+    model = os.path.join(MODELS_DIR, "digits_cnn_int8_s8_qop.onnx")
+    assert main(["generate", model, "--name", "q", "-o", str(out), "--kernels", "cmsis-nn"]) == 0
+    text = capsys.readouterr().out
+    assert "cmsis-nn: 3 node(s) call CMSIS-NN, 0 fall back" in text
+    assert text.count("arm_convolve_wrapper_s8") == 2 and "arm_fully_connected_per_channel_s8" in text
+    rep = json.loads((out / "q.json").read_text())
+    assert rep["kernels"] == "cmsis-nn" and rep["rounding"] == "cmsis-nn"
+    src = (out / "q.c").read_text()
+    assert '#include "arm_nnfunctions.h"' in src and "ZONNX_ERR_BACKEND" in src
+
+
+def test_cmsis_nn_option_errors(tmp_path, capsys, monkeypatch):
+    model = os.path.join(MODELS_DIR, "digits_cnn_int8_s8_qop.onnx")
+    out = tmp_path / "g"
+    assert main(["generate", model, "--name", "q", "-o", str(out), "--kernels", "cmsis-nn",
+                 "--rounding", "half-even"]) == 2
+    assert "--rounding half-even cannot apply" in capsys.readouterr().err
+    assert not out.exists()
+    monkeypatch.delenv("ZONNX_CMSIS_NN", raising=False)
+    monkeypatch.delenv("ZEPHYR_BASE", raising=False)
+    assert main(["run", model, "--kernels", "cmsis-nn"]) == 2
+    assert "needs a CMSIS-NN source tree" in capsys.readouterr().err
+    assert main(["run", model, "--cmsis-nn", str(tmp_path)]) == 2
+    assert "is not a CMSIS-NN tree" in capsys.readouterr().err

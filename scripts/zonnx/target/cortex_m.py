@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import paths
-from ..footprint import Footprint, measure
+from ..footprint import Footprint, measure, quantized_saving
 from . import DoesNotFit, RunResult, Target, TargetError, register
 from . import cmsis_nn as cmsis
 from .records import io_bytes, pack, unpack
@@ -182,7 +182,7 @@ def make_target(board: Board) -> Target:
         check_fits(fp)
         result, counts = qemu_run(elf, board, report, records, work, count=kw.get("icount", True))
         macs = report.get("macs", 0)
-        lines = [fp.table()]
+        lines = [fp.table()] + ([quantized_saving(report)] if quantized_saving(report) else [])
         if counts:
             mean = sum(counts) / len(counts)
             per_mac = f", {mean / macs:.2f} per MAC ({macs} MACs)" if macs else ""
