@@ -65,7 +65,8 @@ class Footprint:
             lines.append(f"    {k:<26}{kb(v)}")
         lines.append(total(self.ram_total, self.ram_size))
         if self.stack_static:
-            lines.append(f"  stack used by the model path (static, -fstack-usage): "
+            extra = "; CMSIS-NN's own frames not counted" if self.flash.get("cmsis-nn") else ""
+            lines.append(f"  stack used by the model path (static, -fstack-usage{extra}): "
                          f"{self.stack_static} bytes")
         if self.kernels:
             lines.append("  kernel code:")

@@ -82,7 +82,8 @@ def _check(path: str, records: list[dict], target: str, tmp, want_backend: dict[
     output's quantization step (1 for integer outputs, the scale of a final
     DequantizeLinear for float ones)."""
     got, rep = _build_run(path, records, target, CMSIS, str(tmp / "cmsis"))
-    ref, _ = _build_run(path, records, target, ZONNX_CMSIS_ROUNDING, str(tmp / "zonnx"))
+    ref, ref_rep = _build_run(path, records, target, ZONNX_CMSIS_ROUNDING, str(tmp / "zonnx"))
+    assert rep["macs"] == ref_rep["macs"]          # both count the taps inside the input
     backends = {n["op"]: n["note"] for n in rep["nodes"] if n["backend"] == "cmsis-nn"}
     assert backends == want_backend, rep["nodes"]
     oracle = _ort(path, records)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._conv_util import window_taps
 from .base import KernelFn, LowerCtx, Lowered, Step
 
 HEADER = "arm_nnfunctions.h"
@@ -203,7 +204,7 @@ def conv(ctx: LowerCtx, a: ConvArgs) -> Lowered | Fallback:
         body += _nhwc_to_nchw(y_nhwc, "y0", n, m, hw_out)
     body.append("return ZONNX_OK;")
     text = "\n".join("    " + s for s in body)
-    macs = n * m * (c // a.group) * hw_out * kh * kw
+    macs = n * m * (c // a.group) * window_taps(a.axes)     # as the zonnx kernel counts them
     step = Step(KernelFn("cmsis_conv", params, text, status=True), args)
     return Lowered([step], scratch=sizes, macs=macs, backend=BACKEND, includes=(HEADER,), note=fn)
 

@@ -496,3 +496,13 @@ def conv_groups(ctx, x, w) -> tuple[int, int, int]:
     if group < 1 or c % group:
         raise ctx.reject(f"group {group} does not divide the {c} input channels")
     return n, c, group
+
+
+def window_taps(axes: Sequence[Axis]) -> int:
+    """Kernel taps inside the input, summed over all output positions (the
+    MACs per output channel and input channel of a padded convolution)."""
+    total = 1
+    for a in axes:
+        o = np.arange(a.out)[:, None] * a.stride - a.pad + np.arange(a.kernel)[None, :] * a.dilation
+        total *= int(np.sum((o >= 0) & (o < a.size)))
+    return total
