@@ -24,17 +24,19 @@ _SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scrip
 if os.path.isdir(os.path.join(_SCRIPTS, "zonnx")):
     sys.path.insert(0, os.path.abspath(_SCRIPTS))
 
+from zonnx.backend_report import backend_summary  # noqa: E402
 from zonnx.cgen import sanitize, validate_name  # noqa: E402
 from zonnx.cli import _parse_shape  # noqa: E402
 from zonnx.errors import EXIT_REJECTED, ZonnxError  # noqa: E402
 from zonnx.footprint import Footprint, measure_image, quantized_saving  # noqa: E402
 from zonnx.load import LoadOptions  # noqa: E402
+from zonnx.ops.base import LowerOptions  # noqa: E402
 from zonnx.pipeline import GenerateOptions, generate  # noqa: E402
 
 REPORT_FILE = "zonnx-footprint.json"
 
 USAGE = """\
-west onnx-build [-h] --model FILE.onnx [--name NAME] [--shape NAME=DIMS ...]
+west onnx-build [-h] --model FILE.onnx [--name NAME] [--shape NAME=DIMS ...] [--kernels K]
                        [-b BOARD] [-d BUILD_DIR] [-p {auto,always,never}]
                        [-S SNIPPET] [--shield SHIELD] [--extra-conf FILE.conf]
                        [source_dir] [-- cmake_opt ...]
@@ -73,6 +75,7 @@ class ModelJob(NamedTuple):
     model: str                              # absolute path
     name: str                               # C prefix of the generated symbols
     shapes: dict[str, tuple[int, ...]]
+    kernels: str = "zonnx"                  # or "cmsis-nn" (CONFIG_ZONNX_KERNELS_CMSIS_NN)
 
 
 class OnnxBuild(WestCommand):
@@ -92,6 +95,9 @@ class OnnxBuild(WestCommand):
                                            "(default: the model file's name)")
         parser.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                             help="fix a dynamic input shape, e.g. input=1x1x8x8")
+        parser.add_argument("--kernels", choices=["zonnx", "cmsis-nn"], default="zonnx",
+                            help="cmsis-nn: int8 nodes on CMSIS-NN where they fit "
+                                 "(sets CONFIG_ZONNX_KERNELS_CMSIS_NN; Cortex-M boards)")
         parser.add_argument("-d", "--build-dir", default="build",
                             help="build directory to create or use (default: build)")
         for flags, kwargs in PASSED_ON:
@@ -104,12 +110,14 @@ class OnnxBuild(WestCommand):
         except ValueError as e:
             self.parser.error(str(e))
         try:
-            job = model_job(args.model, args.name, args.shape)
+            job = model_job(args.model, args.name, args.shape, args.kernels)
             generated = check_model(job)
         except ZonnxError as e:
             self.die(str(e), exit_code=EXIT_REJECTED)
         self.inf(f"zonnx: {job.model}: supported; weights {generated['weights_bytes']} bytes, "
                  f"arena {generated['arena_bytes']} bytes, {generated['macs']} MACs")
+        if backend_summary(generated):
+            self.inf(backend_summary(generated))
         rc = run_west(west_build_argv(args, source_dir, job, cmake_opts))
         if rc:
             self.die(f"west build failed (exit code {rc})", exit_code=rc)
@@ -148,7 +156,7 @@ def split_remainder(unknown: list[str]) -> tuple[str | None, list[str]]:
     return (head[0] if head else None), cmake_opts
 
 
-def model_job(model: str, name: str | None, shapes: list[str]) -> ModelJob:
+def model_job(model: str, name: str | None, shapes: list[str], kernels: str = "zonnx") -> ModelJob:
     """Validates the options that name and shape the model; ZonnxError if one is bad."""
     if not os.path.isfile(model):
         raise ZonnxError(f"model file {model} not found", hint="pass --model FILE.onnx")
@@ -158,7 +166,7 @@ def model_job(model: str, name: str | None, shapes: list[str]) -> ModelJob:
         if "," in inp or ";" in inp:
             raise ZonnxError(f"--shape {inp}: an input name with ',' or ';' cannot be passed in "
                              f"CONFIG_ZONNX_MODEL_SHAPES")
-    return ModelJob(os.path.abspath(model), name, parsed)
+    return ModelJob(os.path.abspath(model), name, parsed, kernels)
 
 
 def default_name(model: str) -> str:
@@ -167,7 +175,8 @@ def default_name(model: str) -> str:
 
 def check_model(job: ModelJob) -> dict:
     """Runs the whole generator in memory; its NAME.json report, or ZonnxError."""
-    gen = generate(job.model, GenerateOptions(name=job.name, load=LoadOptions(shapes=job.shapes)))
+    gen = generate(job.model, GenerateOptions(name=job.name, load=LoadOptions(shapes=job.shapes),
+                                              lowering=LowerOptions(job.kernels)))
     return json.loads(gen.files[f"{job.name}.json"])
 
 
@@ -182,12 +191,13 @@ def shapes_option(shapes: dict[str, tuple[int, ...]]) -> str:
 
 
 def zonnx_cmake_opts(job: ModelJob) -> list[str]:
-    # SHAPES is always given: Zephyr caches command-line CONFIG_ values, and an
-    # earlier run's shapes must not stick to this model.
+    # SHAPES and the backend are always given: Zephyr caches command-line
+    # CONFIG_ values, and an earlier run's must not stick to this model.
     return ["-DCONFIG_ZONNX=y",
             f"-DCONFIG_ZONNX_MODEL={kconfig_string(job.model)}",
             f"-DCONFIG_ZONNX_MODEL_NAME={kconfig_string(job.name)}",
-            f"-DCONFIG_ZONNX_MODEL_SHAPES={kconfig_string(shapes_option(job.shapes))}"]
+            f"-DCONFIG_ZONNX_MODEL_SHAPES={kconfig_string(shapes_option(job.shapes))}",
+            f"-DCONFIG_ZONNX_KERNELS_CMSIS_NN={'y' if job.kernels == 'cmsis-nn' else 'n'}"]
 
 
 def west_build_argv(args: argparse.Namespace, source_dir: str | None, job: ModelJob,

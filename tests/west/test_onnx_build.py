@@ -75,9 +75,10 @@ def dyn_model(tmp_path, monkeypatch):
     return str(tmp_path / "tiny_relu.onnx")
 
 
-def _zonnx_opts(model, name, shapes=""):
+def _zonnx_opts(model, name, shapes="", cmsis_nn="n"):
     return ["-DCONFIG_ZONNX=y", f'-DCONFIG_ZONNX_MODEL="{model}"',
-            f'-DCONFIG_ZONNX_MODEL_NAME="{name}"', f'-DCONFIG_ZONNX_MODEL_SHAPES="{shapes}"']
+            f'-DCONFIG_ZONNX_MODEL_NAME="{name}"', f'-DCONFIG_ZONNX_MODEL_SHAPES="{shapes}"',
+            f"-DCONFIG_ZONNX_KERNELS_CMSIS_NN={cmsis_nn}"]
 
 
 @pytest.mark.parametrize("argv,before,shapes,after", [
@@ -106,10 +107,21 @@ def test_west_build_command_line(dyn_model, monkeypatch, argv, before, shapes, a
 def test_relative_model_becomes_absolute_and_names_the_model(dyn_model, monkeypatch, capsys):
     calls = run_command(["--model", "tiny_relu.onnx", "--shape", "x=1x4", "--shape", "y=2"],
                         monkeypatch)
-    assert calls[0][-4:] == _zonnx_opts(os.path.abspath("tiny_relu.onnx"), "tiny_relu", "x=1x4,y=2")
+    assert calls[0][-5:] == _zonnx_opts(os.path.abspath("tiny_relu.onnx"), "tiny_relu", "x=1x4,y=2")
     out, err = capsys.readouterr()
     assert "supported" in out
     assert "no footprint report" in err         # the faked build left no zephyr.elf
+
+
+def test_cmsis_nn_kernels_set_the_option_and_say_what_runs_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    model = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "models", "digits_cnn_int8_s8_qop.onnx")
+    calls = run_command(["--model", model, "--name", "q", "--kernels", "cmsis-nn", "-b", "mps2/an386"],
+                        monkeypatch)
+    assert calls[0][-5:] == _zonnx_opts(model, "q", "", "y")
+    out = capsys.readouterr().out
+    assert "cmsis-nn: 3 node(s) call CMSIS-NN, 0 fall back" in out
 
 
 def test_kconfig_strings_are_quoted():
