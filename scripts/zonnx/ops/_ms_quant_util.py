@@ -75,6 +75,17 @@ _LOGISTIC = dict(lower=-18.0, upper=18.0,
                  b4=1.70198817374094e-03, b2=1.16817656904453e-01, b0=9.93151921023180e-01)
 
 
+# onnxruntime's MlasComputeTanh: v = clamp(x, -9, 9), v * p(v^2) / q(v^2), not
+# clamped to [-1, 1] afterwards (DynamicQuantizeLSTM's C matches it)
+MLAS_TANH = dict(lower=-9.0, upper=9.0,
+                 a13=-2.76076847742355e-16, a11=2.00018790482477e-13, a9=-8.60467152213735e-11,
+                 a7=5.12229709037114e-08, a5=1.48572235717979e-05, a3=6.37261928875436e-04,
+                 a1=4.89352455891786e-03,
+                 b6=1.19825839466702e-06, b4=1.18534705686654e-04, b2=2.26843463243900e-03,
+                 b0=4.89352518554385e-03)
+MLAS_LOGISTIC = _LOGISTIC
+
+
 def mlas_logistic(x: np.ndarray) -> np.ndarray:
     c = {k: F32(v) for k, v in _LOGISTIC.items()}
     v = np.clip(np.asarray(x, dtype=F32), c["lower"], c["upper"]).astype(F32)
@@ -94,4 +105,4 @@ def mlas_logistic(x: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["INT8_TYPES", "q_scale", "q_zero", "all_values", "quantize_f32", "lookup_table",
-           "table_index", "mlas_logistic"]
+           "table_index", "mlas_logistic", "MLAS_LOGISTIC", "MLAS_TANH"]

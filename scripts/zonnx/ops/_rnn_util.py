@@ -9,19 +9,41 @@ states and sequence_lens may be constants or computed tensors alike.
 
 Input indices follow the ONNX schema: X=0 W=1 R=2 B=3 sequence_lens=4
 initial_h=5 (LSTM: initial_c=6 P=7). Outputs: Y=0 Y_h=1 (LSTM: Y_c=2).
+
+Variants hook in without copying the skeleton: `parse_rnn(quantized=True)`
+takes int8/uint8 W [num_directions, input_size, gates*hidden] and R likewise
+(com.microsoft DynamicQuantizeLSTM), `KernelHooks` adds C before the time
+loop and at each time step, scratch and tables, and an activation may be a
+`BlockAct` when it needs temporaries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Union
 
 from ..cgen import c_float
 from .activation import activation_expr
-from .base import LowerCtx, Lowered
+from .base import KernelFn, LowerCtx, Lowered, Step
 
 F = c_float
-Act = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class BlockAct:
+    """An activation computed by statements: `block(dst, src)` returns C that
+    declares `float dst` = f(src) (for functions that need temporaries)."""
+    block: Callable[[str, str], str]
+
+
+Act = Union[Callable[[str], str], BlockAct]
+
+
+def act_decl(fn: Act, dst: str, src: str) -> str:
+    """C declaring `dst` = fn(src); `src` is a variable name."""
+    if isinstance(fn, BlockAct):
+        return fn.block(dst, src)
+    return f"const float {dst} = {fn(src)};"
 
 # name (lower case) -> (ONNX spelling, uses alpha, uses beta, default alpha, default beta)
 _ACTIVATIONS = {
@@ -50,8 +72,10 @@ def _activation(name: str, alpha: float | None, beta: float | None) -> Act:
     return lambda x: activation_expr(name, attrs, x)
 
 
-def parse_activations(ctx: LowerCtx, defaults: Sequence[str], ndir: int) -> list[list[Act]]:
-    """Per direction, the functions (f, g, h...) in schema order.
+def parse_activations(ctx: LowerCtx, defaults: Sequence[str], ndir: int,
+                      fixed: dict[str, Act] | None = None) -> list[list[Act]]:
+    """Per direction, the functions (f, g, h...) in schema order; `fixed` maps
+    ONNX names of parameterless functions to the variant's own implementation.
 
     activation_alpha/beta are consumed in list order, each value by the next
     function that takes that parameter (the reading onnxruntime implements).
@@ -77,7 +101,7 @@ def parse_activations(ctx: LowerCtx, defaults: Sequence[str], ndir: int) -> list
         beta = (betas.pop(0) if betas else def_b) if uses_b else None
         if (uses_a and alpha is None) or (uses_b and beta is None):
             raise ctx.reject(f"activation {name} needs activation_alpha/activation_beta values")
-        fns.append(_activation(name, alpha, beta))
+        fns.append(fixed[name] if fixed and name in fixed else _activation(name, alpha, beta))
     return [fns[d * per_dir:(d + 1) * per_dir] for d in range(ndir)]
 
 
@@ -134,11 +158,17 @@ def _check_shape(ctx: LowerCtx, i: int, want: tuple[int, ...], what: str) -> Non
         raise ctx.reject(f"{what} has shape {list(got)}; expected {list(want)}")
 
 
-def parse_rnn(ctx: LowerCtx, gates: int, default_acts: Sequence[str], n_states: int = 1) -> RnnSpec:
-    """Validates a recurrent node (gates per hidden unit, number of states: 1, or 2 for LSTM)."""
+def parse_rnn(ctx: LowerCtx, gates: int, default_acts: Sequence[str], n_states: int = 1,
+              quantized: bool = False, fixed_acts: dict[str, Act] | None = None) -> RnnSpec:
+    """Validates a recurrent node (gates per hidden unit, number of states: 1, or 2 for LSTM).
+    quantized: W and R are int8/uint8 [num_directions, input_size or hidden_size,
+    gates*hidden] (the quantization parameters, inputs 8 on, are the caller's).
+    fixed_acts: see parse_activations."""
     node = ctx.node
     for i, n in enumerate(node.inputs):
-        if n and i != 4:
+        if quantized and i in (1, 2):
+            ctx.require_dtype(ctx.tin(i), ["int8", "uint8"])
+        elif n and i != 4 and not (quantized and i >= 8):
             ctx.require_dtype(ctx.tin(i), ["float32"])
     for j, n in enumerate(node.outputs):
         if n:
@@ -157,16 +187,22 @@ def parse_rnn(ctx: LowerCtx, gates: int, default_acts: Sequence[str], n_states: 
     seq, batch = (xs[0], xs[1]) if layout == 0 else (xs[1], xs[0])
     inp = xs[2]
     wshape = ctx.tin(1).shape
-    if len(wshape) != 3 or wshape[1] % gates:
-        raise ctx.reject(f"W has shape {list(wshape)}; expected [num_directions, {gates}*hidden_size, input_size]")
-    hidden = wshape[1] // gates
+    gate_axis = 2 if quantized else 1
+    if len(wshape) != 3 or wshape[gate_axis] % gates:
+        want = (f"input_size, {gates}*hidden_size" if quantized else f"{gates}*hidden_size, input_size")
+        raise ctx.reject(f"W has shape {list(wshape)}; expected [num_directions, {want}]")
+    hidden = wshape[gate_axis] // gates
     if ctx.attr("hidden_size") is not None and int(ctx.attr("hidden_size")) != hidden:
         raise ctx.reject(f"hidden_size {ctx.attr('hidden_size')} does not match W ({hidden})")
     if min(seq, batch, inp, hidden) <= 0:
         raise ctx.reject("empty sequence, batch, input or hidden dimension")
     nd = len(dirs)
-    _check_shape(ctx, 1, (nd, gates * hidden, inp), "W")
-    _check_shape(ctx, 2, (nd, gates * hidden, hidden), "R")
+    if quantized:
+        _check_shape(ctx, 1, (nd, inp, gates * hidden), "W")
+        _check_shape(ctx, 2, (nd, hidden, gates * hidden), "R")
+    else:
+        _check_shape(ctx, 1, (nd, gates * hidden, inp), "W")
+        _check_shape(ctx, 2, (nd, gates * hidden, hidden), "R")
     if ctx.has_input(3):
         _check_shape(ctx, 3, (nd, 2 * gates * hidden), "B")
     state_shape = (nd, batch, hidden) if layout == 0 else (batch, nd, hidden)
@@ -180,7 +216,7 @@ def parse_rnn(ctx: LowerCtx, gates: int, default_acts: Sequence[str], n_states: 
         raise ctx.reject(f"clip {clip} must be positive")
     ins = [0, 1, 2] + ([3] if ctx.has_input(3) else []) + ([4] if seq_lens else []) + list(init)
     return RnnSpec(seq, batch, inp, hidden, gates, dirs, layout,
-                   parse_activations(ctx, default_acts, nd),
+                   parse_activations(ctx, default_acts, nd, fixed_acts),
                    None if clip is None else float(clip), ctx.has_input(3), seq_lens,
                    init, tuple(ins))
 
@@ -238,15 +274,31 @@ def gate_rows(spec: RnnSpec, d: int, lo: int, hi: int, dst: int, x: bool, hvec: 
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class KernelHooks:
+    """What a variant adds to each direction's kernel: C before the time loop
+    (`setup(d)`) and at the start of every time step, before the batch loop
+    (`step(d)`); scratch buffers after g, s<n_states + 1>... as (ctype,
+    bytes); derived constant tables, parameters c0...; inputs the kernel
+    does not read (`drop`, e.g. W and R replaced by tables)."""
+    setup: Callable[[int], str] | None = None
+    step: Callable[[int], str] | None = None
+    scratch: tuple[tuple[str, int], ...] = ()
+    tables: tuple[str, ...] = ()
+    drop: tuple[int, ...] = ()
+
+
 def _indent(text: str, levels: int) -> str:
     pad = "    " * levels
     return "\n".join(pad + ln if ln else ln for ln in text.splitlines())
 
 
-def direction_body(spec: RnnSpec, ctx: LowerCtx, d: int, cell: str, n_states: int = 1) -> str:
+def direction_body(spec: RnnSpec, ctx: LowerCtx, d: int, cell: str, n_states: int = 1,
+                   hooks: KernelHooks | None = None) -> str:
     """The kernel for direction d. `cell` is the C for one (time, batch) update:
     it sees `xt` (input row), `hb` (and `cb`) state rows, scratch `g`, and must
     leave the new hidden state in `hb`."""
+    hooks = hooks or KernelHooks()
     s, b, h = spec.seq, spec.batch, spec.hidden
     reverse = spec.directions[d] == "reverse"
     xt_s, xb_s = spec.x_strides()
@@ -263,6 +315,8 @@ def direction_body(spec: RnnSpec, ctx: LowerCtx, d: int, cell: str, n_states: in
         else:
             out.append(f"    for (int32_t b = 0; b < {b}; b++) {{ memcpy({n} + b * {h}, "
                        f"x{5 + k} + {lin_expr(d * sd_s, ('b', sb_s))}, {4 * h}u); }}")
+    if hooks.setup:
+        out.append(_indent(hooks.setup(d), 1))
     loop = []
     if spec.seq_lens:
         loop += ["int32_t len = x4[b] < 0 ? 0 : x4[b];",
@@ -281,8 +335,10 @@ def direction_body(spec: RnnSpec, ctx: LowerCtx, d: int, cell: str, n_states: in
     loop.append(cell)
     if ctx.node.output(0):
         loop.append(f"memcpy(y0 + {lin_expr(d * yd_s, ('ts', yt_s), ('b', yb_s))}, hb, {4 * h}u);")
-    out += [f"    for (int32_t t = 0; t < {s}; t++) {{",
-            f"        for (int32_t b = 0; b < {b}; b++) {{",
+    out.append(f"    for (int32_t t = 0; t < {s}; t++) {{")
+    if hooks.step:
+        out.append(_indent(hooks.step(d), 2))
+    out += [f"        for (int32_t b = 0; b < {b}; b++) {{",
             _indent("\n".join(loop), 3), "        }", "    }"]
     for k, n in enumerate(names):          # final states; empty sequences give zeros (onnxruntime)
         if not ctx.node.output(1 + k):
@@ -300,14 +356,20 @@ def direction_body(spec: RnnSpec, ctx: LowerCtx, d: int, cell: str, n_states: in
 
 
 def lower_recurrent(ctx: LowerCtx, spec: RnnSpec, hint: str, cell: Callable[[int], str],
-                    n_states: int, gate_floats: int, extra_ins: Sequence[int] = ()) -> Lowered:
+                    n_states: int, gate_floats: int, extra_ins: Sequence[int] = (),
+                    hooks: KernelHooks | None = None) -> Lowered:
     """One kernel per direction, sharing scratch: states [batch*hidden] each, then g."""
-    ins = list(spec.ins) + [i for i in extra_ins if ctx.has_input(i)]
+    hooks = hooks or KernelHooks()
+    ins = [i for i in list(spec.ins) + [i for i in extra_ins if ctx.has_input(i)]
+           if i not in hooks.drop]
     outs = [j for j, n in enumerate(ctx.node.outputs) if n]
-    scratch = ["float"] * (n_states + 1)
-    steps = [ctx.step(f"{hint}_{spec.directions[d]}",
-                      direction_body(spec, ctx, d, cell(d), n_states),
-                      ins=sorted(ins), outs=outs, scratch=scratch)
+    scratch = ["float"] * (n_states + 1) + [ct for ct, _ in hooks.scratch]
+    params, args = ctx.params_for(sorted(ins), outs, scratch)
+    params += tuple(f"const {ctx.derived[t].dtype.ctype} *c{k}" for k, t in enumerate(hooks.tables))
+    args += tuple(hooks.tables)
+    steps = [Step(KernelFn(f"{hint}_{spec.directions[d]}",
+                           params, direction_body(spec, ctx, d, cell(d), n_states, hooks).strip("\n")), args)
              for d in range(spec.ndir)]
-    sizes = [4 * spec.batch * spec.hidden] * n_states + [4 * gate_floats]
+    sizes = ([4 * spec.batch * spec.hidden] * n_states + [4 * gate_floats]
+             + [n for _, n in hooks.scratch])
     return Lowered(steps, scratch=sizes, macs=spec.macs())
