@@ -72,19 +72,16 @@ def _int8_only(ctx: LowerCtx, idx: list[int]) -> Fallback | None:
     return None
 
 
-def _nchw_to_nhwc(src: str, dst: str, n: int, c: int, hw: int) -> list[str]:
+def _relayout(src: str, dst: str, n: int, c: int, hw: int, to_nhwc: bool) -> list[str]:
+    """Loops copying NCHW `src` to NHWC `dst` (or back), the store side sequential."""
+    nchw, nhwc = f"(n * {c} + c) * {hw} + i", f"(n * {hw} + i) * {c} + c"
+    inner, outer = ("c", "i") if to_nhwc else ("i", "c")   # innermost loop walks dst
+    ext = {"c": c, "i": hw}
+    d, s_ = (nhwc, nchw) if to_nhwc else (nchw, nhwc)
     return [f"for (int32_t n = 0; n < {n}; n++) {{",
-            f"    for (int32_t c = 0; c < {c}; c++) {{",
-            f"        for (int32_t i = 0; i < {hw}; i++) {{",
-            f"            {dst}[(n * {hw} + i) * {c} + c] = {src}[(n * {c} + c) * {hw} + i];",
-            "        }", "    }", "}"]
-
-
-def _nhwc_to_nchw(src: str, dst: str, n: int, c: int, hw: int) -> list[str]:
-    return [f"for (int32_t n = 0; n < {n}; n++) {{",
-            f"    for (int32_t i = 0; i < {hw}; i++) {{",
-            f"        for (int32_t c = 0; c < {c}; c++) {{",
-            f"            {dst}[(n * {c} + c) * {hw} + i] = {src}[(n * {hw} + i) * {c} + c];",
+            f"    for (int32_t {outer} = 0; {outer} < {ext[outer]}; {outer}++) {{",
+            f"        for (int32_t {inner} = 0; {inner} < {ext[inner]}; {inner}++) {{",
+            f"            {dst}[{d}] = {src}[{s_}];",
             "        }", "    }", "}"]
 
 
@@ -197,11 +194,11 @@ def conv(ctx: LowerCtx, a: ConvArgs) -> Lowered | Fallback:
             "const cmsis_nn_per_channel_quant_params qp = {(int32_t *)c1, (int32_t *)c2};",
             f"const cmsis_nn_context ctx = {ctx_buf};"]
     if t_in:
-        body += _nchw_to_nhwc("x0", x_nhwc, n, c, hw_in)
+        body += _relayout("x0", x_nhwc, n, c, hw_in, to_nhwc=True)
     body += _call_block(f"{fn}(&ctx, &cp, &qp, &in_d, {x_nhwc}, &f_d, c0, &b_d, {bias}, &out_d, {y_nhwc})",
                         f"{size_fn}(&cp, &in_d, &f_d, &out_d)", buf)
     if t_out:
-        body += _nhwc_to_nchw(y_nhwc, "y0", n, m, hw_out)
+        body += _relayout(y_nhwc, "y0", n, m, hw_out, to_nhwc=False)
     body.append("return ZONNX_OK;")
     text = "\n".join("    " + s for s in body)
     macs = n * m * (c // a.group) * window_taps(a.axes)     # as the zonnx kernel counts them
