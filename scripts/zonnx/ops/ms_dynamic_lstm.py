@@ -140,6 +140,7 @@ class _Weights:
         return f"({act_scale} * x{self.scale}[{idx}])"
 
     def dot(self, d: int, acc: str, table: str, vec: str) -> list[str]:
+        """C adding sum_k vec[k] * (w[r][k] - zw) of gate column r to acc."""
         k, cols = self.k, self.rows.shape[1]
         z = self.zp[d]
         wv = f"((int32_t)wr[k] - {z})" if z else "wr[k]"
