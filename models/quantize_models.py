@@ -14,6 +14,7 @@ Writes (next to this file):
 * iris_mlp_int8_dyn.onnx      quantize_dynamic (DynamicQuantizeLinear, MatMulInteger)
 * digits_dcgan_int8_qdq.onnx  QDQ format, Tanh output quantized too (a lookup
                               table after fuse-qdq); ConvTranspose stays float
+* digits_cnn_dynamo_int8_qdq.onnx  the dynamo export of the same CNN, QDQ as above
 * digits_cnn_int8_s8_qop.onnx QOperator, QInt8 activations and symmetric per-channel
                               QInt8 weights: what CMSIS-NN's s8 kernels take
 * digits_cnn_int8_s8_qdq.onnx the same scheme in QDQ format
@@ -108,6 +109,8 @@ def main() -> int:
          dict(fmt=QuantFormat.QDQ, per_channel=True)),
         ("digits_cnn.onnx", "digits_cnn_int8_qop.onnx", dtr, dte, dyte,
          dict(fmt=QuantFormat.QOperator, per_channel=False)),
+        ("digits_cnn_dynamo.onnx", "digits_cnn_dynamo_int8_qdq.onnx", dtr, dte, dyte,
+         dict(fmt=QuantFormat.QDQ, per_channel=True)),
         ("digits_cnn.onnx", "digits_cnn_int8_s8_qop.onnx", dtr, dte, dyte,
          dict(fmt=QuantFormat.QOperator, per_channel=True, activation_type=QuantType.QInt8)),
         ("digits_cnn.onnx", "digits_cnn_int8_s8_qdq.onnx", dtr, dte, dyte,

@@ -37,6 +37,7 @@ pytest.importorskip("sklearn")
 MODELS = os.path.join(REPO, "models")
 INT8 = [("digits_cnn_int8_qdq.onnx", "digits", "digits_cnn.onnx"),
         ("digits_cnn_int8_qop.onnx", "digits", "digits_cnn.onnx"),
+        ("digits_cnn_dynamo_int8_qdq.onnx", "digits", "digits_cnn_dynamo.onnx"),
         ("digits_cnn_int8_s8_qop.onnx", "digits", "digits_cnn.onnx"),
         ("digits_cnn_int8_s8_qdq.onnx", "digits", "digits_cnn.onnx"),
         ("iris_mlp_int8_qop.onnx", "iris", "iris_mlp.onnx"),
