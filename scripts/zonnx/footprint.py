@@ -33,6 +33,7 @@ class Footprint:
     ram: dict[str, int] = field(default_factory=dict)
     kernels: dict[str, int] = field(default_factory=dict)    # function -> bytes
     stack_static: int = 0                                    # -fstack-usage bound on the model path
+    stack_includes_cmsis: bool = False                       # ... with CMSIS-NN's call graph
 
     @property
     def flash_total(self) -> int:
@@ -65,7 +66,10 @@ class Footprint:
             lines.append(f"    {k:<26}{kb(v)}")
         lines.append(total(self.ram_total, self.ram_size))
         if self.stack_static:
-            extra = "; CMSIS-NN's own frames not counted" if self.flash.get("cmsis-nn") else ""
+            extra = ""
+            if self.flash.get("cmsis-nn"):
+                extra = (", CMSIS-NN's call graph included" if self.stack_includes_cmsis
+                         else "; CMSIS-NN's own frames not counted")
             lines.append(f"  stack used by the model path (static, -fstack-usage{extra}): "
                          f"{self.stack_static} bytes")
         if self.kernels:
@@ -147,7 +151,7 @@ def _open_elf(elf_path: str):
 
 
 def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: int,
-            su_dir: str | None = None) -> Footprint:
+            su_dir: str | None = None, cmsis_callgraph: str | None = None) -> Footprint:
     """Footprint of a bare-metal firmware linked with the cortex-m harness."""
     fp = Footprint(board, flash_size, ram_size)
     with _open_elf(elf_path) as elf:
@@ -202,7 +206,13 @@ def measure(elf_path: str, model: str, board: str, flash_size: int, ram_size: in
         ram_cats["stack (reserved)"] = stack
         fp.ram = ram_cats
     if su_dir:
-        fp.stack_static = stack_bound(su_dir, model)
+        depth = 0
+        if cmsis_callgraph:
+            with _open_elf(elf_path) as elf:
+                present = {sym.name for sym in _symbols(elf)} & set(CMSIS_NN_ENTRIES)
+            depth = callgraph_depth(cmsis_callgraph, sorted(present))
+        fp.stack_static = stack_bound(su_dir, model, depth)
+        fp.stack_includes_cmsis = bool(cmsis_callgraph)
     return fp
 
 
@@ -248,9 +258,44 @@ def measure_image(elf_path: str, model: str, board: str, flash_size: int | None 
     return fp
 
 
-def stack_bound(su_dir: str, model: str) -> int:
+CMSIS_NN_ENTRIES = ("arm_convolve_wrapper_s8", "arm_depthwise_conv_wrapper_s8", "arm_fully_connected_s8",
+                    "arm_fully_connected_per_channel_s8", "arm_convolve_wrapper_s8_get_buffer_size",
+                    "arm_depthwise_conv_wrapper_s8_get_buffer_size",
+                    "arm_fully_connected_s8_get_buffer_size")
+
+
+def callgraph_depth(ci_dir: str, entries: list[str]) -> int:
+    """Deepest stack below any of `entries` from GCC's -fcallgraph-info=su
+    files: a node's own frame plus its deepest callee (functions without a
+    frame there, such as memcpy, count 0). CMSIS-NN does not recurse; a cycle
+    is refused rather than looped on."""
+    frames: dict[str, int] = {}
+    edges: dict[str, set[str]] = {}
+    node_re = re.compile(r'node: \{ title: "([^"]+)" label: "[^"]*\\n(\d+) bytes \((static|dynamic)')
+    edge_re = re.compile(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"')
+    for path in glob.glob(os.path.join(ci_dir, "*.ci")):
+        with open(path) as f:
+            text = f.read()
+        for name, size, _ in node_re.findall(text):
+            frames[name] = max(frames.get(name, 0), int(size))
+        for a, b in edge_re.findall(text):
+            edges.setdefault(a, set()).add(b)
+    depth: dict[str, int] = {}
+
+    def walk(fn: str, seen: tuple[str, ...]) -> int:
+        if fn in seen:
+            raise ZonnxError(f"CMSIS-NN call graph has a cycle through {fn}")
+        if fn not in depth:
+            below = [walk(c, seen + (fn,)) for c in edges.get(fn, ())]
+            depth[fn] = frames.get(fn, 0) + max(below, default=0)
+        return depth[fn]
+    return max((walk(e, ()) for e in entries), default=0)
+
+
+def stack_bound(su_dir: str, model: str, cmsis_depth: int = 0) -> int:
     """Frames on the inference path: zonnx_model_run + <name>_run_any + <name>_run +
-    the deepest kernel (kernels are leaves but for libm calls, not counted)."""
+    the deepest kernel (kernels are leaves but for libm calls, not counted)
+    + the deepest CMSIS-NN call a kernel makes (`cmsis_depth`)."""
     frames: dict[str, int] = {}
     for path in glob.glob(os.path.join(su_dir, "*.su")):
         with open(path) as f:
@@ -260,4 +305,4 @@ def stack_bound(su_dir: str, model: str) -> int:
                     frames[parts[0].rsplit(":", 1)[-1]] = int(parts[1])
     path = [frames.get(n, 0) for n in ("zonnx_model_run", f"{model}_run_any", f"{model}_run")]
     kernels = [v for k, v in frames.items() if k.startswith(f"{model}_") and not k.startswith(f"{model}_run")]
-    return sum(path) + max(kernels, default=0)
+    return sum(path) + max(kernels, default=0) + cmsis_depth

@@ -301,3 +301,37 @@ def test_digits_cnn_s8_on_cmsis_nn(tmp_path, model, target):
     got = _ort(path, records)
     print(f"{model} on {target} with CMSIS-NN: onnxruntime accuracy "
           f"{np.mean([np.argmax(g['logits']) == y for g, y in zip(got, labels)]):.4f}")
+
+
+def test_stack_bound_follows_cmsis_nn_call_graph(tmp_path):
+    """The bare-metal stack bound adds the deepest CMSIS-NN call chain from GCC's
+    call graphs: at least the wrapper's and arm_convolve_s8's own frames."""
+    from zonnx.footprint import callgraph_depth
+    board = cortex_m.BOARDS["cortex-m4f"]
+    graphs = os.path.join(os.path.dirname(cortex_m.cmsis_library(board, TREE)), "callgraph")
+    import re
+    frames = {}
+    for f in os.listdir(graphs):
+        text = open(os.path.join(graphs, f)).read()
+        for fn in ("arm_convolve_wrapper_s8", "arm_convolve_s8"):
+            m = re.search(rf'node: {{ title: "{fn}" label: "[^"]*\\n(\d+) bytes \(static', text)
+            if m:
+                frames[fn] = int(m.group(1))
+    assert set(frames) == {"arm_convolve_wrapper_s8", "arm_convolve_s8"}
+    depth = callgraph_depth(graphs, ["arm_convolve_wrapper_s8"])
+    assert depth >= sum(frames.values())
+    path = os.path.join(REPO, "models", "digits_cnn_int8_s8_qop.onnx")
+    plain, _ = _footprint(path, board, tmp_path / "plain", LowerOptions())
+    with_cmsis, _ = _footprint(path, board, tmp_path / "cmsis", CMSIS)
+    assert with_cmsis.stack_includes_cmsis and not plain.stack_includes_cmsis
+    assert with_cmsis.stack_static >= depth
+
+
+def _footprint(path, board, work, lowering):
+    gen = generate(path, GenerateOptions(name="m", lowering=lowering))
+    report = json.loads(gen.files["m.json"])
+    os.makedirs(work)
+    write_outputs(gen.files, str(work))
+    tree = TREE if lowering.kernels == "cmsis-nn" else None
+    elf = cortex_m.build(str(work), "m", report, str(work), board, cmsis_nn=tree)
+    return cortex_m.footprint(elf, "m", board, str(work), tree), report

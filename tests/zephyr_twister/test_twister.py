@@ -54,6 +54,9 @@ def test_twister_passes(twister):
                      "sample.zonnx.run_model"):
         for plat in ("native_sim", "qemu_cortex_m3"):
             assert any(scenario in name and plat in pf for name, pf in ran), (scenario, plat)
+    cmsis = [s for s in suites if s["name"].endswith("sample.zonnx.run_model.cmsis_nn")]
+    if cmsis and all(s.get("status") != "filtered" for s in cmsis):   # the cmsis-nn module is there
+        assert any(s["status"] == "passed" and "qemu_cortex_m3" in s["platform"] for s in cmsis), cmsis
 
 
 def test_arena_section_is_applied(twister):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -62,7 +63,9 @@ def _cache_dir() -> str:
 
 def library(root: str, cc: str, flags: list[str], ar: str) -> str:
     """Path of libcmsis-nn.a built from `root` with `cc flags`; rebuilt when
-    the compiler, the flags or any source or header changes."""
+    the compiler, the flags or any source or header changes. Next to it,
+    callgraph/ holds GCC's per-file call graphs with frame sizes
+    (-fcallgraph-info=su) for the stack bound."""
     srcs = _sources(root)
     flags = [*flags, ROUNDING_DEFINE]
     h = hashlib.sha256("\0".join([root, cc, *flags]).encode())
@@ -78,7 +81,8 @@ def library(root: str, cc: str, flags: list[str], ar: str) -> str:
         objs = []
         for i, src in enumerate(srcs):      # numbered objects: equal base names cannot collide
             obj = os.path.join(tmp, f"{i:03d}_{os.path.basename(src)[:-2]}.o")
-            p = subprocess.run([cc, *flags, include_flag(root), "-c", src, "-o", obj],
+            p = subprocess.run([cc, *flags, "-fcallgraph-info=su", include_flag(root), "-c", src,
+                                "-o", obj],
                                capture_output=True, text=True)
             if p.returncode != 0:
                 raise TargetError(f"compiling CMSIS-NN failed at {src}:\n{p.stderr[-3000:]}")
@@ -87,11 +91,21 @@ def library(root: str, cc: str, flags: list[str], ar: str) -> str:
         p = subprocess.run([ar, "rcs", staged, *objs], capture_output=True, text=True)
         if p.returncode != 0:
             raise TargetError(f"{ar} failed:\n{p.stderr[-2000:]}")
-        os.replace(staged, lib)             # concurrent builders: the last complete one wins
+        graphs = os.path.join(tmp, "callgraph")
+        os.makedirs(graphs)
+        for ci in glob.glob(os.path.join(tmp, "*.ci")):
+            os.replace(ci, os.path.join(graphs, os.path.basename(ci)))
+        shutil.rmtree(callgraph_dir(lib), ignore_errors=True)
+        os.replace(graphs, callgraph_dir(lib))
+        os.replace(staged, lib)             # last: a present library has its call graphs
     return lib
 
 
 ROUNDING_DEFINE = "-DCMSIS_NN_USE_SINGLE_ROUNDING"
+
+
+def callgraph_dir(lib: str) -> str:
+    return os.path.join(os.path.dirname(lib), "callgraph")
 
 
 def include_flag(root: str) -> str:

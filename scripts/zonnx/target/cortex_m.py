@@ -77,14 +77,20 @@ def link_script(board: Board, work: str) -> str:
 CMSIS_NN_CFLAGS = ["-std=c99", "-O2", "-g", "-ffunction-sections", "-fdata-sections"]  # as Zephyr: fast
 
 
+def cmsis_library(board: Board, root: str) -> str:
+    """libcmsis-nn.a for the board's CPU (built once, cached)."""
+    cc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
+    ar = _tool("arm-none-eabi-ar", "binutils-arm-none-eabi")
+    return cmsis.library(root, cc, [*board.cpu_flags, *CMSIS_NN_CFLAGS], ar)
+
+
 def build(gen_dir: str, name: str, report: dict, work: str, board: Board,
           extra: list[str] | None = None, cmsis_nn: str | None = None) -> str:
     cc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
     elf = os.path.join(work, f"{name}_{board.target}.elf")
     libs: list[str] = []
     if cmsis_nn:
-        ar = _tool("arm-none-eabi-ar", "binutils-arm-none-eabi")
-        libs = [cmsis.library(cmsis_nn, cc, [*board.cpu_flags, *CMSIS_NN_CFLAGS], ar)]
+        libs = [cmsis_library(board, cmsis_nn)]
         extra = [*(extra or []), cmsis.include_flag(cmsis_nn)]
     srcs = [os.path.join(gen_dir, f"{name}.c"), *paths.runtime_sources(),
             os.path.join(paths.HARNESS_DIR, "io_loop.c"),
@@ -104,8 +110,10 @@ def build(gen_dir: str, name: str, report: dict, work: str, board: Board,
     return elf
 
 
-def footprint(elf: str, name: str, board: Board, work: str) -> Footprint:
-    return measure(elf, name, board.soc, board.flash_size, board.ram_size, su_dir=work)
+def footprint(elf: str, name: str, board: Board, work: str, cmsis_nn: str | None = None) -> Footprint:
+    graphs = cmsis.callgraph_dir(cmsis_library(board, cmsis_nn)) if cmsis_nn else None
+    return measure(elf, name, board.soc, board.flash_size, board.ram_size, su_dir=work,
+                   cmsis_callgraph=graphs)
 
 
 def check_fits(fp: Footprint) -> None:
@@ -178,7 +186,7 @@ def qemu_run(elf: str, board: Board, report: dict, records: list[dict[str, np.nd
 def make_target(board: Board) -> Target:
     def run(gen_dir: str, name: str, report: dict, records, work: str, **kw) -> RunResult:
         elf = build(gen_dir, name, report, work, board, cmsis_nn=kw.get("cmsis_nn"))
-        fp = footprint(elf, name, board, work)
+        fp = footprint(elf, name, board, work, kw.get("cmsis_nn"))
         check_fits(fp)
         result, counts = qemu_run(elf, board, report, records, work, count=kw.get("icount", True))
         macs = report.get("macs", 0)
