@@ -6,6 +6,8 @@
  */
 #include <zephyr/ztest.h>
 
+#include "ztest_golden.h"
+
 #include "q.h"
 #include "q_golden.h"
 
@@ -13,13 +15,7 @@ static uint8_t out_buf[Q_OUTPUT0_BYTES] __aligned(16);
 
 ZTEST(zonnx_int8, test_int8_digits_matches_the_oracle)
 {
-	struct zonnx_golden_result res;
-
-	zassert_equal(zonnx_golden_run(&q_golden, out_buf, sizeof(out_buf), &res), ZONNX_OK);
-	zassert_equal(res.matched, Q_GOLDEN_COUNT, "%u/%u records match, max error %d e-6",
-		      res.matched, Q_GOLDEN_COUNT, (int)(res.max_err * 1e6f));
-	zassert_true(res.correct * 10 >= res.records * 9, "accuracy %u/%u", res.correct,
-		     res.records);
+	zonnx_test_check_golden(&q_golden, out_buf, sizeof(out_buf));
 }
 
 ZTEST(zonnx_int8, test_int8_weights_are_small)

@@ -6,6 +6,8 @@
  */
 #include <zephyr/ztest.h>
 
+#include "ztest_golden.h"
+
 #include "cnn.h"
 #include "cnn_golden.h"
 #include "cnn_dynamo.h"
@@ -19,17 +21,7 @@ static uint8_t out_buf[1024] __aligned(16);
 
 static void check_golden(const struct zonnx_golden *g)
 {
-	struct zonnx_golden_result res;
-
-	zassert_equal(zonnx_golden_run(g, out_buf, sizeof(out_buf), &res), ZONNX_OK);
-	zassert_equal(res.records, g->count);
-	zassert_equal(res.matched, g->count, "%s: %u of %u records match, max error %d e-6",
-		      g->model->name, res.matched, g->count, (int)(res.max_err * 1e6f));
-	if (g->labels != NULL) {
-		/* the shipped digits models are >= 95% accurate; allow one miss in ten */
-		zassert_true(res.correct * 10 >= res.records * 9, "%s: accuracy %u/%u",
-			     g->model->name, res.correct, res.records);
-	}
+	zonnx_test_check_golden(g, out_buf, sizeof(out_buf));
 }
 
 ZTEST(zonnx_models, test_digits_cnn)
