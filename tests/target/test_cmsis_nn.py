@@ -335,3 +335,18 @@ def _footprint(path, board, work, lowering):
     tree = TREE if lowering.kernels == "cmsis-nn" else None
     elf = cortex_m.build(str(work), "m", report, str(work), board, cmsis_nn=tree)
     return cortex_m.footprint(elf, "m", board, str(work), tree), report
+
+
+@pytest.mark.parametrize("target", ["host", "cortex-m4f"])
+def test_too_small_a_buffer_is_an_error_not_an_overrun(tmp_path, monkeypatch, target):
+    """If CMSIS-NN asks for a larger buffer than the generator planned (here: a
+    plan of 0 bytes), the kernel returns ZONNX_ERR_BACKEND before the call
+    (under ASan on the host) and the run reports it."""
+    from zonnx.ops import _cmsis_nn
+    from zonnx.target import TargetError
+    monkeypatch.setattr(_cmsis_nn, "conv_buffer_bytes", lambda *a: 0)
+    x_shape, w_shape, attrs = CONV_CASES["3x3_pad1"]
+    path = str(tmp_path / "m.onnx")
+    onnx.save(_qconv_model(x_shape, w_shape, attrs), path)
+    with pytest.raises(TargetError, match="CMSIS-NN kernel refused the call"):
+        _build_run(path, _int8_records(x_shape, 1), target, CMSIS, str(tmp_path / "w"))

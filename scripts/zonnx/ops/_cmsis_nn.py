@@ -99,6 +99,15 @@ def _call_block(call: str, size_check: str | None, buf: int) -> list[str]:
     return lines
 
 
+def conv_buffer_bytes(depthwise: bool, c: int, kh: int, kw: int) -> int:
+    """The context buffer planned for a convolution: the largest that CMSIS-NN's
+    get_buffer_size formulas ask for without Helium (plain C and DSP)."""
+    if depthwise:
+        return c * kh * kw * 2           # arm_depthwise_conv_s8_opt (DSP): int16 copy of the window
+    cols = kh * kw * c
+    return 4 * (cols + (-cols) % 4)      # arm_convolve_s8: two int16 im2col columns, 4-aligned
+
+
 @dataclass(frozen=True)
 class ConvArgs:
     """A QLinearConv as the zonnx lowering resolved it."""
@@ -146,14 +155,13 @@ def conv(ctx: LowerCtx, a: ConvArgs) -> Lowered | Fallback:
     if depthwise:
         filt = np.ascontiguousarray(np.transpose(w4[:, 0], (1, 2, 0)))        # [kh, kw, M]
         f_dims = _dims(1, kh, kw, m)
-        buf = c * kh * kw * 2            # arm_depthwise_conv_s8_opt, DSP
+        buf = conv_buffer_bytes(True, c, kh, kw)
         fn, params_t, size_fn = ("arm_depthwise_conv_wrapper_s8", "cmsis_nn_dw_conv_params",
                                  "arm_depthwise_conv_wrapper_s8_get_buffer_size")
     else:
         filt = np.ascontiguousarray(np.transpose(w4, (0, 2, 3, 1)))           # [M, kh, kw, C/g]
         f_dims = _dims(m, kh, kw, c // a.group)
-        cols = kh * kw * c
-        buf = 4 * (cols + (-cols) % 4)   # arm_convolve_s8: two int16 im2col columns
+        buf = conv_buffer_bytes(False, c, kh, kw)
         fn, params_t, size_fn = ("arm_convolve_wrapper_s8", "cmsis_nn_conv_params",
                                  "arm_convolve_wrapper_s8_get_buffer_size")
     wf = ctx.derived_const("cmsis_filter", filt.astype(np.int8))

@@ -40,8 +40,12 @@ int main(int argc, char **argv)
 	rc = zonnx_io_loop(&ZONNX_MODEL_SYM, io_buf, sizeof(io_buf), file_read, fi,
 			   file_write, fo, NULL);
 	if (rc != ZONNX_HARNESS_OK) {
-		fprintf(stderr, "zonnx harness: %s\n",
-			rc == ZONNX_HARNESS_RUN_FAILED ? "model run failed" : "I/O failed");
+		if (rc == ZONNX_HARNESS_RUN_FAILED) {
+			fprintf(stderr, "zonnx harness: model run failed: %s (%d)\n",
+				zonnx_status_str(zonnx_io_run_status), zonnx_io_run_status);
+		} else {
+			fprintf(stderr, "zonnx harness: I/O failed\n");
+		}
 	}
 	fclose(fi);
 	if (fclose(fo) != 0 && rc == ZONNX_HARNESS_OK) {

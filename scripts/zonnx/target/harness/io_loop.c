@@ -3,6 +3,8 @@
  */
 #include "io_loop.h"
 
+int zonnx_io_run_status = ZONNX_OK;
+
 #define IO_MAX 16
 #define IO_ALIGN(n) (((n) + 15u) & ~(size_t)15u)
 
@@ -51,6 +53,7 @@ int zonnx_io_loop(const struct zonnx_model *model, uint8_t *io, size_t io_bytes,
 			mark();
 		}
 		if (rc != ZONNX_OK) {
+			zonnx_io_run_status = rc;
 			return ZONNX_HARNESS_RUN_FAILED;
 		}
 		for (i = 0; i < model->n_outputs; i++) {

@@ -26,6 +26,9 @@ typedef int (*zonnx_write_fn)(void *ctx, const void *buf, size_t n);
  * instruction counters measure what runs between two calls. */
 typedef void (*zonnx_mark_fn)(void);
 
+/** The zonnx status of the run that made zonnx_io_loop() return ZONNX_HARNESS_RUN_FAILED. */
+extern int zonnx_io_run_status;
+
 /* Runs every record through @p model using @p io (io_bytes long, 16-aligned). */
 int zonnx_io_loop(const struct zonnx_model *model, uint8_t *io, size_t io_bytes,
 		  zonnx_read_fn rd, void *rctx, zonnx_write_fn wr, void *wctx,

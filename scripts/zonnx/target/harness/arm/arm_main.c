@@ -42,8 +42,13 @@ int main(void)
 	sh_close(fi);
 	sh_close(fo);
 	if (rc != ZONNX_HARNESS_OK) {
-		sh_puts(rc == ZONNX_HARNESS_RUN_FAILED ? "zonnx: model run failed\n"
-						       : "zonnx: I/O failed\n");
+		if (rc == ZONNX_HARNESS_RUN_FAILED) {
+			sh_puts("zonnx: model run failed: ");
+			sh_puts(zonnx_status_str(zonnx_io_run_status));
+			sh_puts("\n");
+		} else {
+			sh_puts("zonnx: I/O failed\n");
+		}
 	}
 	return rc;
 }
