@@ -58,27 +58,50 @@ def _i64(v: int) -> str:
     return f"INT64_C({int(v)})" if v >= 0 else f"(-INT64_C({-int(v)}))"
 
 
-def _binary_infer(node, types):
-    a, b = types[node.input[0]], types[node.input[3]]
-    return [(a[0], tuple(np.broadcast_shapes(a[1], b[1])))]
-
-
-@register
-class QLinearAdd(Op):
-    op_types = ("QLinearAdd",)
+class _QBinary(Op):
+    """QLinearAdd / QLinearMul: inputs A, A_scale, A_zero_point, B, B_scale,
+    B_zero_point, C_scale, C_zero_point (constant, per tensor); A and B
+    broadcast. Subclasses give the per-element statement."""
     domain = MS
     since = 1
     dtypes = "int8, uint8"
+    hint = ""
+    macs_per_element = 1
 
     def infer(self, node, types):
-        return _binary_infer(node, types)
+        a, b = types[node.input[0]], types[node.input[3]]
+        return [(a[0], tuple(np.broadcast_shapes(a[1], b[1])))]
+
+    def statement(self, ctx: LowerCtx, dt: str, scales, zeros):
+        """(vals, out) -> C block storing one output element."""
+        raise NotImplementedError
 
     def lower(self, ctx: LowerCtx) -> Lowered:
         dt = _same_dtype(ctx, [0, 3])
         broadcast_check(ctx, [0, 3])
-        sa, sb, sc = q_scale(ctx, 1, "A_scale"), q_scale(ctx, 4, "B_scale"), q_scale(ctx, 6, "C_scale")
-        za, zb, zc = (q_zero(ctx, 2, "A_zero_point", dt), q_zero(ctx, 5, "B_zero_point", dt),
-                      q_zero(ctx, 7, "C_zero_point", dt))
+        scales = q_scale(ctx, 1, "A_scale"), q_scale(ctx, 4, "B_scale"), q_scale(ctx, 6, "C_scale")
+        zeros = (q_zero(ctx, 2, "A_zero_point", dt), q_zero(ctx, 5, "B_zero_point", dt),
+                 q_zero(ctx, 7, "C_zero_point", dt))
+        stmt = self.statement(ctx, dt, scales, zeros)
+        out = ctx.tout()
+        body = broadcast_body(out.shape, [ctx.tin(0).shape, ctx.tin(3).shape], stmt, ["x0", "x3"])
+        inplace = tuple((i, 0) for i in (0, 3) if numel(ctx.tin(i).shape) == out.size)
+        return Lowered([ctx.step(self.hint, body, ins=[0, 3], outs=[0])], inplace=inplace[:1],
+                       macs=out.size * self.macs_per_element)
+
+
+def _block(lines: list[str]) -> str:
+    return "{\n" + "\n".join("    " + s for s in lines) + "\n}"
+
+
+@register
+class QLinearAdd(_QBinary):
+    op_types = ("QLinearAdd",)
+    hint = "qlinear_add"
+    macs_per_element = 2
+
+    def statement(self, ctx, dt, scales, zeros):
+        (sa, sb, sc), (za, zb, zc) = scales, zeros
         with np.errstate(all="ignore"):
             ra, rb = float(F32(sa / sc)), float(F32(sb / sc))
         if not (math.isfinite(ra) and math.isfinite(rb)) or ra <= 0 or rb <= 0:
@@ -90,34 +113,19 @@ class QLinearAdd(Op):
         bias = -(za * ma + zb * mb)
 
         def stmt(vals, out):
-            lines = [f"const int64_t acc = (int64_t){vals[0]} * {_i64(ma)} + "
-                     f"(int64_t){vals[1]} * {_i64(mb)} + {_i64(bias)};"]
-            lines += requant_lines("acc", "1", str(shift), str(zc), dt, out)
-            return "{\n" + "\n".join("    " + s for s in lines) + "\n}"
-
-        out = ctx.tout()
-        body = broadcast_body(out.shape, [ctx.tin(0).shape, ctx.tin(3).shape], stmt, ["x0", "x3"])
-        inplace = tuple((i, 0) for i in (0, 3) if numel(ctx.tin(i).shape) == out.size)
-        return Lowered([ctx.step("qlinear_add", body, ins=[0, 3], outs=[0])], inplace=inplace[:1],
-                       macs=out.size * 2)
+            return _block([f"const int64_t acc = (int64_t){vals[0]} * {_i64(ma)} + "
+                           f"(int64_t){vals[1]} * {_i64(mb)} + {_i64(bias)};",
+                           *requant_lines("acc", "1", str(shift), str(zc), dt, out)])
+        return stmt
 
 
 @register
-class QLinearMul(Op):
+class QLinearMul(_QBinary):
     op_types = ("QLinearMul",)
-    domain = MS
-    since = 1
-    dtypes = "int8, uint8"
+    hint = "qlinear_mul"
 
-    def infer(self, node, types):
-        return _binary_infer(node, types)
-
-    def lower(self, ctx: LowerCtx) -> Lowered:
-        dt = _same_dtype(ctx, [0, 3])
-        broadcast_check(ctx, [0, 3])
-        sa, sb, sc = q_scale(ctx, 1, "A_scale"), q_scale(ctx, 4, "B_scale"), q_scale(ctx, 6, "C_scale")
-        za, zb, zc = (q_zero(ctx, 2, "A_zero_point", dt), q_zero(ctx, 5, "B_zero_point", dt),
-                      q_zero(ctx, 7, "C_zero_point", dt))
+    def statement(self, ctx, dt, scales, zeros):
+        (sa, sb, sc), (za, zb, zc) = scales, zeros
         with np.errstate(all="ignore"):
             real = F32(F32(sa * sb) / sc)
         try:
@@ -126,15 +134,9 @@ class QLinearMul(Op):
             raise ctx.reject(str(e)) from None
 
         def stmt(vals, out):
-            lines = [f"const int32_t acc = {shifted(vals[0], str(za))} * {shifted(vals[1], str(zb))};"]
-            lines += requant_lines("acc", str(m0), str(sh), str(zc), dt, out)
-            return "{\n" + "\n".join("    " + s for s in lines) + "\n}"
-
-        out = ctx.tout()
-        body = broadcast_body(out.shape, [ctx.tin(0).shape, ctx.tin(3).shape], stmt, ["x0", "x3"])
-        inplace = tuple((i, 0) for i in (0, 3) if numel(ctx.tin(i).shape) == out.size)
-        return Lowered([ctx.step("qlinear_mul", body, ins=[0, 3], outs=[0])], inplace=inplace[:1],
-                       macs=out.size)
+            return _block([f"const int32_t acc = {shifted(vals[0], str(za))} * {shifted(vals[1], str(zb))};",
+                           *requant_lines("acc", str(m0), str(sh), str(zc), dt, out)])
+        return stmt
 
 
 class _LookupOp(Op):
