@@ -61,3 +61,37 @@ def assert_matches_reference(model, feeds: dict, tmp_path, consts: dict | None =
         c = compare(want, got[name], rtol=rtol, atol=atol)
         assert c.ok, f"output {name}: max error {c.max_error} {c.detail}"
     return got, report
+
+
+def rand_ints(rng: np.random.Generator, dtype, shape, lo=None, hi=None) -> np.ndarray:
+    """Uniform integers of `dtype` in [lo, hi] (default: the type's whole range)."""
+    info = np.iinfo(dtype)
+    lo = info.min if lo is None else lo
+    hi = info.max if hi is None else hi
+    return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+
+
+class GraphBuilder:
+    """Independent nodes of one test model: graph inputs with their feeds,
+    constants, and outputs given as (dtype, shape or None)."""
+
+    def __init__(self):
+        self.nodes, self.inputs, self.outputs, self.inits, self.feeds = [], [], [], {}, {}
+
+    def inp(self, name, arr):
+        arr = np.asarray(arr)
+        self.inputs.append((name, arr.dtype, list(arr.shape)))
+        self.feeds[name] = arr
+        return name
+
+    def const(self, name, arr):
+        self.inits[name] = np.asarray(arr)
+        return name
+
+    def add(self, op, ins, outs, out_types, domain="", **attrs):
+        self.nodes.append(helper.make_node(op, ins, outs, name=f"{op}_{len(self.nodes)}",
+                                           domain=domain, **attrs))
+        for o, (dt, shape) in zip(outs, out_types):
+            if o:
+                self.outputs.append((o, dt, shape))
+

@@ -24,7 +24,7 @@ from zonnx.memplan import plan_memory
 from zonnx.oracle import compare
 from zonnx.pipeline import GenerateOptions, generate, write_outputs
 from zonnx.target import host
-from zonnx_testing import assert_matches_reference, make_model, run_zonnx
+from zonnx_testing import assert_matches_reference, make_model, rand_ints, run_zonnx
 
 F32 = np.float32
 RNG = np.random.default_rng(7)
@@ -58,8 +58,7 @@ class Cases:
         if np.dtype(dtype).kind == "f":
             self.feeds[f"x{i}"] = _rand(*shape)
         else:
-            info = np.iinfo(dtype)
-            self.feeds[f"x{i}"] = RNG.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+            self.feeds[f"x{i}"] = rand_ints(RNG, dtype, shape)
         return self
 
     def model(self, opset):

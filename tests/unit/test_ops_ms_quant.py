@@ -19,7 +19,7 @@ from onnx import helper
 
 from zonnx.errors import ZonnxError
 from zonnx.pipeline import GenerateOptions, generate
-from zonnx_testing import make_model, run_zonnx
+from zonnx_testing import GraphBuilder, make_model, rand_ints, run_zonnx
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -29,8 +29,7 @@ MS = "com.microsoft"
 
 
 def _ints(dtype, shape):
-    info = np.iinfo(dtype)
-    return RNG.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rand_ints(RNG, dtype, shape)
 
 
 def _zp(dtype, lo=-20, hi=20):
@@ -38,24 +37,9 @@ def _zp(dtype, lo=-20, hi=20):
     return np.array(base + RNG.integers(lo, hi), dtype=dtype)
 
 
-class Model:
-    def __init__(self):
-        self.nodes, self.inputs, self.outputs, self.inits, self.feeds = [], [], [], {}, {}
-
-    def inp(self, name, arr):
-        arr = np.asarray(arr)
-        self.inputs.append((name, arr.dtype, list(arr.shape)))
-        self.feeds[name] = arr
-        return name
-
-    def const(self, name, arr):
-        self.inits[name] = np.asarray(arr)
-        return name
-
+class Model(GraphBuilder):
     def node(self, op, ins, out, dtype, shape, **attrs):
-        self.nodes.append(helper.make_node(op, ins, [out], name=f"{op}_{len(self.nodes)}",
-                                           domain=MS, **attrs))
-        self.outputs.append((out, dtype, list(shape)))
+        self.add(op, ins, [out], [(dtype, list(shape))], domain=MS, **attrs)
 
     def model(self):
         return make_model(self.nodes, self.inputs, self.outputs, self.inits, opset=17,

@@ -21,7 +21,7 @@ from zonnx.load import LoadOptions
 from zonnx.ops._quant_util import multiplier, requant_reference
 from zonnx.oracle import reference_outputs
 from zonnx.pipeline import GenerateOptions, generate
-from zonnx_testing import make_model, run_zonnx
+from zonnx_testing import GraphBuilder, make_model, rand_ints, run_zonnx
 
 RNG = np.random.default_rng(2024)
 F32 = np.float32
@@ -29,33 +29,14 @@ I8, U8 = np.int8, np.uint8
 
 
 def _ints(dtype, shape, lo=None, hi=None):
-    info = np.iinfo(dtype)
-    lo = info.min if lo is None else lo
-    hi = info.max if hi is None else hi
-    return RNG.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+    return rand_ints(RNG, dtype, shape, lo, hi)
 
 
-class Model:
+class Model(GraphBuilder):
     """Independent nodes in one model: graph inputs with feeds, constants, outputs."""
 
-    def __init__(self):
-        self.nodes, self.inputs, self.outputs, self.inits, self.feeds = [], [], [], {}, {}
-
-    def inp(self, name, arr):
-        arr = np.asarray(arr)
-        self.inputs.append((name, arr.dtype, list(arr.shape)))
-        self.feeds[name] = arr
-        return name
-
-    def const(self, name, arr):
-        self.inits[name] = np.asarray(arr)
-        return name
-
     def node(self, op, ins, outs, out_dtypes, **attrs):
-        self.nodes.append(helper.make_node(op, ins, outs, name=f"{op}_{len(self.nodes)}", **attrs))
-        for o, dt in zip(outs, out_dtypes):
-            if o:
-                self.outputs.append((o, dt, None))
+        self.add(op, ins, outs, [(dt, None) for dt in out_dtypes], **attrs)
 
     def model(self, opset):
         m = make_model(self.nodes, self.inputs, [(n, d, []) for n, d, _ in self.outputs],
