@@ -116,8 +116,8 @@ class OnnxBuild(WestCommand):
             self.die(str(e), exit_code=EXIT_REJECTED)
         self.inf(f"zonnx: {job.model}: supported; weights {generated['weights_bytes']} bytes, "
                  f"arena {generated['arena_bytes']} bytes, {generated['macs']} MACs")
-        if backend_summary(generated):
-            self.inf(backend_summary(generated))
+        if summary := backend_summary(generated):
+            self.inf(summary)
         rc = run_west(west_build_argv(args, source_dir, job, cmake_opts))
         if rc:
             self.die(f"west build failed (exit code {rc})", exit_code=rc)
@@ -133,8 +133,8 @@ class OnnxBuild(WestCommand):
         with open(path, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
         self.inf(fp.table())
-        if quantized_saving(generated):
-            self.inf(quantized_saving(generated))
+        if saving := quantized_saving(generated):
+            self.inf(saving)
         if not (fp.flash_size and fp.ram_size):
             self.inf("(the build's .config has no CONFIG_FLASH_SIZE/CONFIG_SRAM_SIZE, as on "
                      "native_sim: totals without percentages)")

@@ -71,8 +71,8 @@ def run_model(args: argparse.Namespace, gen_opts) -> int:
     gen = generate(args.model, gen_opts)
     report = json.loads(gen.files[f"{gen_opts.name}.json"])
     from .backend_report import backend_summary
-    if backend_summary(report):
-        print(backend_summary(report))
+    if summary := backend_summary(report):
+        print(summary)
     records, labels = _records(args, report)
     with tempfile.TemporaryDirectory(prefix="zonnx-run-") as tmp:
         work = args.keep or tmp

@@ -190,7 +190,7 @@ def make_target(board: Board) -> Target:
         check_fits(fp)
         result, counts = qemu_run(elf, board, report, records, work, count=kw.get("icount", True))
         macs = report.get("macs", 0)
-        lines = [fp.table()] + ([quantized_saving(report)] if quantized_saving(report) else [])
+        lines = [fp.table()] + [line for line in (quantized_saving(report),) if line]
         if counts:
             mean = sum(counts) / len(counts)
             per_mac = f", {mean / macs:.2f} per MAC ({macs} MACs)" if macs else ""
