@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-FALLBACK = "zonnx kernel:"
-
-
 def node_backend(node: dict) -> str:
     """"cmsis-nn: <arm function>", "zonnx kernel: <why not CMSIS-NN>" or ""."""
     if node.get("backend") == "cmsis-nn":
         return f"cmsis-nn: {node['note']}"
-    note = node.get("note") or ""
-    return note[note.index(FALLBACK):] if FALLBACK in note else ""
+    return f"zonnx kernel: {node['fallback']}" if node.get("fallback") else ""
 
 
 def backend_summary(report: dict) -> str:

@@ -264,7 +264,7 @@ class _Emitter:
                           "domain": ln.node.domain, "kernels": kernels, "macs": low.macs,
                           "backend": low.backend, "alias": i in plan.aliased,
                           "inplace": i in plan.inplace, "scratch_bytes": sum(low.scratch),
-                          "note": low.note})
+                          "note": low.note, "fallback": low.fallback})
         tensors = [{"name": m, "offset": b.offset, "bytes": b.size, "first": b.first, "last": b.last}
                    for b in plan.buffers for m in b.members]
 

@@ -70,7 +70,8 @@ def inspect_model(path: str, opts: LoadOptions, disabled: tuple[str, ...], as_js
             "outputs": [{"name": o, "shape": list(g.tensors[o].shape) if o in g.tensors else None}
                         for o in node.outputs if o],
             "supported": err is None, "reason": None if err is None else err.message,
-            "backend": lowered.backend if lowered else None, "note": lowered.note if lowered else ""})
+            "backend": lowered.backend if lowered else None, "note": lowered.note if lowered else "",
+            "fallback": lowered.fallback if lowered else ""})
         report["supported"] &= err is None
     if report["supported"]:
         # The emitter knows which constants end up in flash (shape inputs and

@@ -268,11 +268,11 @@ def test_nodes_that_do_not_fit_fall_back_with_the_reason(tmp_path):
     rep = json.loads(generate(path, GenerateOptions(name="m", lowering=CMSIS)).files["m.json"])
     (node,) = rep["nodes"]
     assert node["backend"] == "zonnx"
-    assert "weight zero point is not 0" in node["note"]
+    assert "weight zero point is not 0" in node["fallback"]
     rep = json.loads(generate(os.path.join(REPO, "models", "digits_cnn_int8_qop.onnx"),
                               GenerateOptions(name="m", lowering=CMSIS)).files["m.json"])
     heavy = [n for n in rep["nodes"] if n["op"] in ("QLinearConv", "QGemm")]
-    assert heavy and all(n["backend"] == "zonnx" and "is uint8" in n["note"] for n in heavy)
+    assert heavy and all(n["backend"] == "zonnx" and "is uint8" in n["fallback"] for n in heavy)
 
 
 # -- the shipped symmetric int8 model --------------------------------------------------------

@@ -1,9 +1,10 @@
 """The CMSIS-NN backend: int8 convolutions and matrix products as arm_* calls.
 
 With LowerOptions.kernels == "cmsis-nn", QLinearConv, QLinearMatMul and QGemm
-first ask this module for a lowering; it returns None with the reason when the
-node's parameters do not fit CMSIS-NN (the zonnx kernel runs then, with the
-same "cmsis-nn" rounding, so both kinds of node agree bit for bit).
+first ask this module for a lowering; it returns a Fallback with the reason
+when the node's parameters do not fit CMSIS-NN (the zonnx kernel runs then,
+the reason in Lowered.fallback, with the same "cmsis-nn" rounding, so both
+kinds of node agree bit for bit).
 
 What fits (CMSIS-NN's own constraints, checked here at build time):
 * int8 activations and weights (uint8 has no s8 kernel), constant weights
@@ -278,9 +279,4 @@ def fully_connected(ctx: LowerCtx, f: FcArgs, io: list[int]) -> Lowered | Fallba
     return Lowered([step], macs=f.rows * f.n * f.k, backend=BACKEND, includes=(HEADER,), note=fn)
 
 
-def fallback_note(note: str, why: Fallback) -> str:
-    """The zonnx lowering's note with the reason CMSIS-NN was not used."""
-    return f"{note + '; ' if note else ''}zonnx kernel: {why.reason}"
-
-
-__all__ = ["ConvArgs", "FcArgs", "Fallback", "conv", "fully_connected", "fallback_note", "cmsis_quant"]
+__all__ = ["ConvArgs", "FcArgs", "Fallback", "conv", "fully_connected", "cmsis_quant"]

@@ -81,6 +81,7 @@ class Lowered:
     backend: str = "zonnx"
     note: str = ""
     includes: tuple[str, ...] = ()   # headers the kernels need, e.g. "arm_nnfunctions.h"
+    fallback: str = ""               # why the backend asked for (CMSIS-NN) does not run this node
     consts: dict[str, Tensor] = field(default_factory=dict)   # derived constants (set by lowering)
 
 

@@ -561,12 +561,12 @@ class QGemm(Op):
             table = [multiplier(r) for r in reals.astype(F32)]
         except Exception as e:
             raise ctx.reject(str(e)) from None
-        note = ""
+        fallback = ""
         if ctx.options.kernels == "cmsis-nn":
             got = _qgemm_cmsis(ctx, ta, tb, (m, k, n), za, zb, zy, np.array(table, dtype=np.int64))
             if isinstance(got, Lowered):
                 return got
-            note = cmsis_nn.fallback_note("", got)
+            fallback = got.reason
         tabs = Tables(ctx)
         ins = [0, 3]
         has_c = ctx.has_input(6)
@@ -612,7 +612,8 @@ class QGemm(Op):
                            f"        for (int32_t j = 0; j < {n}; j++) {{",
                            *[f"            {s}" for s in lines],
                            "        }", "    }"])
-        return Lowered([table_step(ctx, "qgemm", body, ins, tabs.names)], macs=m * n * k, note=note)
+        return Lowered([table_step(ctx, "qgemm", body, ins, tabs.names)], macs=m * n * k,
+                       fallback=fallback)
 
 
 def _qgemm_cmsis(ctx: LowerCtx, ta: bool, tb: bool, mkn: tuple[int, int, int], za: int,

@@ -60,14 +60,14 @@ class QLinearConv(Op):
             real = (np.float32(xs) * ws.astype(np.float32)) / np.float32(ys)
         table = multiplier_table(real)
         bounds, rounding = out_bounds(ctx, yd), ctx.options.rounding
-        why = None
+        fallback = ""
         if ctx.options.kernels == "cmsis-nn":
             got = cmsis_nn.conv(ctx, cmsis_nn.ConvArgs(
                 spec.batch, spec.in_ch, mch, spec.group, spec.in_sp, spec.kernel, spec.axes,
                 zx, zw, zy, table, bounds, 8 if ctx.has_input(8) else None))
             if isinstance(got, Lowered):
                 return got
-            why = got
+            fallback = got.reason
 
         tabs = Tables(ctx)
         plan = conv_accumulation(ctx, spec, xd, zx, 3, wd, zw, 8, tabs)
@@ -83,6 +83,5 @@ class QLinearConv(Op):
         body, macs = int_conv_body(spec, q)
         ins = [0, 3] + ([8] if plan.reads_bias else [])
         note = "depthwise" if spec.cg == 1 and spec.group > 1 else ""
-        if why is not None:
-            note = cmsis_nn.fallback_note(note, why)
-        return Lowered([table_step(ctx, "qlinear_conv", body, ins, tabs.names)], macs=macs, note=note)
+        return Lowered([table_step(ctx, "qlinear_conv", body, ins, tabs.names)], macs=macs, note=note,
+                       fallback=fallback)

@@ -45,14 +45,15 @@ class QLinearMatMul(Op):
         with np.errstate(all="ignore"):    # float32, in the reference's order
             per_col = (np.float32(a_s) * b_s.astype(np.float32)) / np.float32(y_s)
         table = multiplier_table(per_col)
-        note = ""
+        fallback = ""
         if ctx.options.kernels == "cmsis-nn":
             got = _cmsis(ctx, za, zb, zy, table)
             if isinstance(got, Lowered):
                 return got
-            note = cmsis_nn.fallback_note("", got)
+            fallback = got.reason
         body, macs, ins, tables = int_matmul(ctx, 0, 3, za, zb, (table, zy))
-        return Lowered([table_step(ctx, "qlinear_matmul", body, ins, tables)], macs=macs, note=note)
+        return Lowered([table_step(ctx, "qlinear_matmul", body, ins, tables)], macs=macs,
+                       fallback=fallback)
 
 
 def _cmsis(ctx: LowerCtx, za: int, zb: np.ndarray, zy: int, table: np.ndarray):
