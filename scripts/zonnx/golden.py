@@ -29,11 +29,7 @@ def golden_records(model_path: str, report: dict, count: int, dataset: str | Non
         records, labels = records[:count], y[:count]
     else:
         records = [random_inputs(report, seed + i) for i in range(count)]
-    return records, _oracle(model_path, records, consts), labels
-
-
-def _oracle(model_path: str, records: list[dict], consts: dict) -> list[dict]:
-    return oracle_outputs(model_path, records, consts)[1]
+    return records, oracle_outputs(model_path, records, consts)[1], labels
 
 
 def golden_atol(prog: Program, report: dict) -> float:
