@@ -350,3 +350,13 @@ def test_too_small_a_buffer_is_an_error_not_an_overrun(tmp_path, monkeypatch, ta
     onnx.save(_qconv_model(x_shape, w_shape, attrs), path)
     with pytest.raises(TargetError, match="CMSIS-NN kernel refused the call"):
         _build_run(path, _int8_records(x_shape, 1), target, CMSIS, str(tmp_path / "w"))
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
+    from zonnx.target import TargetError
+    from zonnx.target.cmsis_nn import library
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    with pytest.raises(TargetError, match="cannot build CMSIS-NN into .*XDG_CACHE_HOME"):
+        library(TREE, host.compiler(), ["-std=c99"], "ar")

@@ -76,7 +76,16 @@ def library(root: str, cc: str, flags: list[str], ar: str) -> str:
     lib = os.path.join(out_dir, "libcmsis-nn.a")
     if os.path.isfile(lib):
         return lib
-    os.makedirs(out_dir, exist_ok=True)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        return _build(srcs, root, cc, flags, ar, out_dir, lib)
+    except OSError as e:
+        raise TargetError(f"cannot build CMSIS-NN into {out_dir}: {e} "
+                          "(set XDG_CACHE_HOME to a writable directory)") from None
+
+
+def _build(srcs: list[str], root: str, cc: str, flags: list[str], ar: str, out_dir: str,
+           lib: str) -> str:
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         objs = []
         for i, src in enumerate(srcs):      # numbered objects: equal base names cannot collide
